@@ -1,0 +1,163 @@
+"""Barrier: asyncio.Barrier's drop-in (also on Python 3.10), with ``timeout=``."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from ._parking import TIMED_OUT, ParkingLot, check_timeout
+
+__all__ = ["Barrier", "BarrierStatistics", "BrokenBarrierError"]
+
+if sys.version_info >= (3, 11):
+    from asyncio import BrokenBarrierError
+else:
+
+    class BrokenBarrierError(RuntimeError):
+        """Raised when a Barrier is broken or reset while a task waits on it."""
+
+
+class _Broken:
+    __slots__ = ()
+
+
+# What parked parties are woken with when the barrier is aborted or reset.
+_BROKEN = _Broken()
+
+
+@dataclass(frozen=True, slots=True)
+class BarrierStatistics:
+    parties: int
+    n_waiting: int
+    broken: bool
+
+
+def _index(i: int) -> int:
+    return i
+
+
+class Barrier:
+    """A barrier for a fixed number of parties, as ``asyncio.Barrier``.
+
+    Guarantees:
+
+    * When the ``parties``-th task arrives, every waiting task is released at once and each
+      gets a distinct arrival index in ``range(parties)``: waiters in arrival (FIFO) order,
+      the task that tripped the barrier ``parties - 1``. Indices are handed out when the
+      barrier trips, so a party cancelled while the barrier fills can never cause two tasks
+      to receive the same index (asyncio bug gh-155233).
+    * The barrier is reusable: the next round starts filling the moment the previous one
+      trips.
+    * A party cancelled while the barrier fills just leaves (it does not break the
+      barrier). ``wait(timeout=)`` that expires breaks the barrier, as
+      ``threading.Barrier`` does: that party and every other one waiting gets
+      BrokenBarrierError. ``abort()`` breaks it until ``reset()``; ``reset()`` makes waiting
+      parties raise BrokenBarrierError and starts a fresh round.
+    """
+
+    __slots__ = ("_broken", "_count", "_lot", "_parties", "_round")
+
+    def __init__(self, parties: int) -> None:
+        if isinstance(parties, bool) or not isinstance(parties, int):
+            raise TypeError(f"parties must be an int, not {parties!r}")
+        if parties < 1:
+            raise ValueError(f"parties must be > 0, not {parties!r}")
+        self._parties = parties
+        self._broken = False
+        self._lot = ParkingLot()
+        # Parties parked in this round; may overcount a party whose cancellation has not
+        # run yet, so it is recounted before the barrier trips.
+        self._count = 0
+        # Bumped whenever a round ends (trip, reset, abort).
+        self._round = 0
+
+    def __repr__(self) -> str:
+        cls = type(self)
+        extra = "broken" if self._broken else f"filling, waiters:{self.n_waiting}/{self._parties}"
+        return f"<{cls.__module__}.{cls.__qualname__} object at {id(self):#x} [{extra}]>"
+
+    async def __aenter__(self) -> int:
+        return await self.wait()
+
+    async def __aexit__(self, *args: object) -> None:
+        pass
+
+    async def wait(self, timeout: float | None = None) -> int:
+        """Wait until all parties have arrived; return this party's arrival index.
+
+        Raises BrokenBarrierError if the barrier is broken, or is aborted or reset while
+        waiting. With ``timeout`` (seconds), an expired wait breaks the barrier and raises
+        BrokenBarrierError.
+        """
+        if timeout is not None:
+            timeout = check_timeout(timeout)
+        if self._broken:
+            raise BrokenBarrierError("Barrier aborted")
+        lot = self._lot
+        if self._count + 1 >= self._parties:
+            self._count = len(lot)
+            if self._count + 1 >= self._parties:
+                self._count = 0
+                self._round += 1
+                lot.wake_each(_index)
+                return self._parties - 1
+        if timeout == 0:
+            self._break()
+            raise BrokenBarrierError("Barrier wait timed out")
+        self._count += 1
+        my_round = self._round
+        try:
+            value: Any = await lot.park(timeout)
+        except BaseException:
+            if self._round == my_round:
+                self._count = len(lot)
+            raise
+        if value is TIMED_OUT:
+            self._count = len(lot)
+            self._break()
+            raise BrokenBarrierError("Barrier wait timed out")
+        if value is _BROKEN:
+            raise BrokenBarrierError("Abort or reset of barrier")
+        return int(value)
+
+    def _break(self) -> None:
+        self._broken = True
+        self._end_round()
+
+    def _end_round(self) -> None:
+        self._count = 0
+        self._round += 1
+        self._lot.wake_all(_BROKEN)
+
+    async def reset(self) -> None:
+        """Return the barrier to a fresh, unbroken round; waiting parties get
+        BrokenBarrierError."""
+        self._broken = False
+        self._end_round()
+
+    async def abort(self) -> None:
+        """Break the barrier: waiting and future parties get BrokenBarrierError until
+        ``reset()``."""
+        self._break()
+
+    @property
+    def parties(self) -> int:
+        """The number of tasks required to trip the barrier."""
+        return self._parties
+
+    @property
+    def n_waiting(self) -> int:
+        """The number of tasks currently waiting at the barrier."""
+        return 0 if self._broken else len(self._lot)
+
+    @property
+    def broken(self) -> bool:
+        """True if the barrier is broken."""
+        return self._broken
+
+    def statistics(self) -> BarrierStatistics:
+        """Return a snapshot: parties, tasks waiting, and whether broken."""
+        return BarrierStatistics(self._parties, self.n_waiting, self._broken)
+
+

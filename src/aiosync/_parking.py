@@ -1,0 +1,247 @@
+"""The one waiter mechanism every aiosync primitive is built on.
+
+A :class:`ParkingLot` is a FIFO queue of parked waiters. A primitive decides *when* a
+waiter may proceed; the lot only parks, wakes and forgets waiters, with these guarantees:
+
+* **FIFO.** Waiters are woken in the order they parked; a waiter that was cancelled or
+  timed out is skipped, never woken.
+* **O(1)** park, wake-next and leave (cancellation or timeout). A waiter that leaves is not
+  searched for: it stays in the queue as a dead entry, is skipped when it reaches the front,
+  and the queue is compacted once dead entries outnumber live ones, so an abandoned waiter
+  costs amortised O(1) time and the queue never grows past twice its live size.
+* **A woken waiter is accounted for until it resumes.** ``woken`` counts waiters that were
+  woken but have not run yet; a primitive uses it to keep asyncio's rule that a newcomer
+  never overtakes a waiter already on its way. If a woken waiter is cancelled before it
+  resumes, the lot calls the primitive's ``on_abandon`` hook with the value it was woken
+  with, so the primitive can pass the grant on: nothing is lost.
+* **No timer unless asked.** A waiter with a timeout gets one ``call_later`` handle, which
+  is cancelled as soon as the waiter resumes. A waiter that times out leaves the queue
+  at once and was never granted anything.
+* **Loop binding as in asyncio.** A lot binds to the running loop the first time a waiter
+  parks; parking from another loop raises ``RuntimeError``. A lot is never bound by
+  primitives that are used without contention.
+
+Waiters are ``asyncio.Future`` objects of the waiting task's loop. The lot only ever calls
+``done()``, ``cancelled()`` and ``set_result()`` on them, and only from the loop that owns
+them; a waiter that lives on another loop or in a plain thread can therefore be any object
+offering those three methods (wrapping ``loop.call_soon_threadsafe`` or a
+``threading.Lock``), without changing the primitives.
+"""
+
+from __future__ import annotations
+
+import math
+from asyncio import AbstractEventLoop, Future, get_running_loop
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Final, Protocol
+
+__all__ = ["TIMED_OUT", "ParkingLot", "Waiter", "check_timeout"]
+
+
+class _TimedOut:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "TIMED_OUT"
+
+
+TIMED_OUT: Final = _TimedOut()
+"""What :meth:`ParkingLot.park` returns when the waiter's timeout expired first."""
+
+# Compaction only pays off once a queue has some size; below this, dead entries are just
+# skipped when they reach the front.
+_COMPACT_MIN = 32
+
+
+class Waiter(Protocol):
+    """What the lot needs of a parked waiter (``asyncio.Future`` provides it)."""
+
+    def done(self) -> bool: ...
+    def cancelled(self) -> bool: ...
+    def set_result(self, result: Any, /) -> None: ...
+
+
+def check_timeout(timeout: object) -> float:
+    """Validate a ``timeout=`` argument (not None) and return it as a float.
+
+    Follows the threading module: a real number of seconds, ``0`` meaning "do not block".
+    Negative and NaN timeouts are rejected, even where the call would not block.
+    """
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        try:
+            value = float(timeout)  # type: ignore[arg-type]  # Decimal, Fraction, numpy
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"timeout must be a number of seconds or None, not {timeout!r}"
+            ) from None
+    else:
+        value = float(timeout)
+    if math.isnan(value) or value < 0:
+        raise ValueError(f"timeout must be a non-negative number of seconds, not {timeout!r}")
+    return value
+
+
+def _ignore_abandoned(value: object) -> None:
+    pass
+
+
+class ParkingLot:
+    """A FIFO queue of parked waiters; see the module docstring for its guarantees."""
+
+    __slots__ = ("_abandoned", "_loop", "_queue", "woken")
+
+    def __init__(self) -> None:
+        self._queue: deque[Future[Any]] = deque()
+        self._loop: AbstractEventLoop | None = None
+        #: Waiters woken (and so granted whatever the primitive handed them) that have not
+        #: resumed yet.
+        self.woken = 0
+        # Waiters that left without being woken since the last compaction; an upper bound
+        # on the dead entries still queued.
+        self._abandoned = 0
+
+    def __len__(self) -> int:
+        """Waiters parked and not yet woken, cancelled or timed out. O(n)."""
+        return sum(1 for fut in self._queue if not fut.done())
+
+    def has_waiters(self) -> bool:
+        """Whether any waiter is parked or woken-but-not-resumed (what blocks a newcomer)."""
+        return bool(self.woken) or self._first_live() is not None
+
+    def has_parked(self) -> bool:
+        """Whether any waiter is parked and not yet woken."""
+        return self._first_live() is not None
+
+    def _first_live(self) -> Future[Any] | None:
+        queue = self._queue
+        while queue:
+            fut = queue[0]
+            if not fut.done():
+                return fut
+            queue.popleft()
+        return None
+
+    def bind_loop(self) -> AbstractEventLoop:
+        """Return the running loop, binding the lot to it on first use (as asyncio does)."""
+        loop = get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise RuntimeError(f"{self!r} is bound to a different event loop")
+        return loop
+
+    @property
+    def loop(self) -> AbstractEventLoop | None:
+        return self._loop
+
+    async def park(
+        self,
+        timeout: float | None = None,
+        on_abandon: Callable[[Any], None] = _ignore_abandoned,
+    ) -> Any:
+        """Park the calling task until woken; return the value it was woken with.
+
+        Returns :data:`TIMED_OUT` if ``timeout`` seconds passed first (the waiter has then
+        left the queue and holds nothing). If the task is cancelled (or anything else is
+        raised into it), the waiter leaves the queue and the exception propagates; if it
+        had already been woken, ``on_abandon(value)`` runs first so that the primitive can
+        pass on what the waiter was handed.
+        """
+        loop = self._loop
+        if loop is None or loop is not get_running_loop():
+            loop = self.bind_loop()
+        fut = loop.create_future()
+        self._queue.append(fut)
+        if timeout is None:
+            try:
+                value = await fut
+            except BaseException:
+                self._leave_abnormally(fut, on_abandon)
+                raise
+        else:
+            handle = loop.call_later(timeout, self._expire, fut)
+            try:
+                value = await fut
+            except BaseException:
+                handle.cancel()
+                self._leave_abnormally(fut, on_abandon)
+                raise
+            handle.cancel()
+            if value is TIMED_OUT:
+                return value
+        self.woken -= 1
+        return value
+
+    def _expire(self, fut: Future[Any]) -> None:
+        if not fut.done():
+            fut.set_result(TIMED_OUT)
+            self._note_abandoned()
+
+    def _leave_abnormally(self, fut: Future[Any], on_abandon: Callable[[Any], None]) -> None:
+        if fut.done() and not fut.cancelled():
+            value = fut.result()
+            if value is not TIMED_OUT:
+                # Woken, then cancelled before it could resume: hand the grant back.
+                self.woken -= 1
+                on_abandon(value)
+        else:
+            if not fut.done():
+                # An exception thrown into the task while parked; make the entry dead.
+                fut.cancel()
+            self._note_abandoned()
+
+    def _note_abandoned(self) -> None:
+        self._abandoned = abandoned = self._abandoned + 1
+        queue = self._queue
+        if abandoned >= _COMPACT_MIN and 2 * abandoned >= len(queue):
+            self._queue = deque(fut for fut in queue if not fut.done())
+            self._abandoned = 0
+
+    def wake_one(self, value: Any = None) -> bool:
+        """Wake the first parked waiter with ``value``; return False if there was none."""
+        queue = self._queue
+        while queue:
+            fut = queue.popleft()
+            if not fut.done():
+                fut.set_result(value)
+                self.woken += 1
+                return True
+        return False
+
+    def wake(self, n: int, value: Any = None) -> int:
+        """Wake up to ``n`` parked waiters, in FIFO order; return how many were woken."""
+        woken = 0
+        while woken < n and self.wake_one(value):
+            woken += 1
+        return woken
+
+    def wake_all(self, value: Any = None) -> int:
+        """Wake every parked waiter; return how many were woken."""
+        queue = self._queue
+        self._queue = deque()
+        self._abandoned = 0
+        woken = 0
+        for fut in queue:
+            if not fut.done():
+                fut.set_result(value)
+                woken += 1
+        self.woken += woken
+        return woken
+
+    def wake_each(self, values: Callable[[int], Any]) -> int:
+        """Wake every parked waiter, the i-th (FIFO) with ``values(i)``; return the count."""
+        queue = self._queue
+        self._queue = deque()
+        self._abandoned = 0
+        woken = 0
+        for fut in queue:
+            if not fut.done():
+                fut.set_result(values(woken))
+                woken += 1
+        self.woken += woken
+        return woken
+
+    def __repr__(self) -> str:
+        return f"<ParkingLot parked:{len(self)} woken:{self.woken}>"
+

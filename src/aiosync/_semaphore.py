@@ -1,0 +1,101 @@
+"""Semaphore and BoundedSemaphore: asyncio's drop-ins, with ``timeout=`` and statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._base import Acquirable, describe
+from ._parking import TIMED_OUT, ParkingLot
+
+__all__ = ["BoundedSemaphore", "Semaphore", "SemaphoreStatistics"]
+
+
+@dataclass(frozen=True, slots=True)
+class SemaphoreStatistics:
+    value: int
+    tasks_waiting: int
+
+
+def _check_value(value: object, cls: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{cls.__name__} initial value must be an int, not {value!r}")
+    if value < 0:
+        raise ValueError(f"{cls.__name__} initial value must be >= 0, not {value!r}")
+    return value
+
+
+class Semaphore(Acquirable):
+    """A counting semaphore, as ``asyncio.Semaphore``.
+
+    Guarantees:
+
+    * **FIFO, no barging.** A permit freed by ``release()`` is handed directly to the
+      longest-waiting task; a newcomer never takes a permit while any task waits, so a
+      Semaphore used as a rate limiter cannot starve its waiters (gh-97545).
+    * **Cancellation.** A waiter cancelled after being handed a permit, before it resumed,
+      gives the permit back and the next waiter proceeds. ``acquire(timeout=)`` returns
+      False on timeout, holding nothing.
+    * ``Semaphore(value < 0)`` is a ValueError; ``release()`` never fails (see
+      BoundedSemaphore for a checked one).
+    """
+
+    __slots__ = ("_lot", "_value")
+
+    def __init__(self, value: int = 1) -> None:
+        self._value = _check_value(value, type(self))
+        self._lot = ParkingLot()
+
+    def __repr__(self) -> str:
+        state = "locked" if self.locked() else f"unlocked, value:{self._value}"
+        return describe(self, state, len(self._lot))
+
+    def locked(self) -> bool:
+        """Return True if ``acquire()`` would not succeed at once (no permit, or a queue)."""
+        return self._value == 0 or self._lot.has_waiters()
+
+    def _try_acquire(self) -> bool:
+        if self._value == 0 or self._lot.has_waiters():
+            return False
+        self._value -= 1
+        return True
+
+    async def _acquire_parked(self, timeout: float | None) -> bool:
+        try:
+            granted = await self._lot.park(timeout, self._give_back) is not TIMED_OUT
+        finally:
+            # Permits may be free while waiters queue behind a task that was just woken or
+            # cancelled (FIFO); hand out what is free.
+            self._hand_out()
+        return granted
+
+    def _give_back(self, _: object) -> None:
+        self._value += 1
+
+    def _hand_out(self) -> None:
+        lot = self._lot
+        while self._value > 0 and lot.wake_one(True):
+            self._value -= 1
+
+    def release(self) -> None:
+        """Return a permit, handing it to the first waiter if there is one."""
+        self._value += 1
+        self._hand_out()
+
+    def statistics(self) -> SemaphoreStatistics:
+        """Return a snapshot: free permits and how many tasks wait."""
+        return SemaphoreStatistics(self._value, len(self._lot) + self._lot.woken)
+
+
+class BoundedSemaphore(Semaphore):
+    """A Semaphore whose ``release()`` raises ValueError above the initial value."""
+
+    __slots__ = ("_bound_value",)
+
+    def __init__(self, value: int = 1) -> None:
+        super().__init__(value)
+        self._bound_value = value
+
+    def release(self) -> None:
+        if self._value >= self._bound_value:
+            raise ValueError("BoundedSemaphore released too many times")
+        super().release()
