@@ -37,7 +37,7 @@ def _index(i: int) -> int:
     return i
 
 
-class Barrier:
+class Barrier(ParkingLot):
     """A barrier for a fixed number of parties, as ``asyncio.Barrier``.
 
     Guarantees:
@@ -56,16 +56,16 @@ class Barrier:
       parties raise BrokenBarrierError and starts a fresh round.
     """
 
-    __slots__ = ("_broken", "_count", "_lot", "_parties", "_round")
+    __slots__ = ("_broken", "_count", "_parties", "_round")
 
     def __init__(self, parties: int) -> None:
         if isinstance(parties, bool) or not isinstance(parties, int):
             raise TypeError(f"parties must be an int, not {parties!r}")
         if parties < 1:
             raise ValueError(f"parties must be > 0, not {parties!r}")
+        super().__init__()
         self._parties = parties
         self._broken = False
-        self._lot = ParkingLot()
         # Parties parked in this round; may overcount a party whose cancellation has not
         # run yet, so it is recounted before the barrier trips.
         self._count = 0
@@ -94,13 +94,12 @@ class Barrier:
             timeout = check_timeout(timeout)
         if self._broken:
             raise BrokenBarrierError("Barrier aborted")
-        lot = self._lot
         if self._count + 1 >= self._parties:
-            self._count = len(lot)
+            self._count = self._parked_count()
             if self._count + 1 >= self._parties:
                 self._count = 0
                 self._round += 1
-                lot.wake_each(_index)
+                self._wake_each(_index)
                 return self._parties - 1
         if timeout == 0:
             self._break()
@@ -108,13 +107,13 @@ class Barrier:
         self._count += 1
         my_round = self._round
         try:
-            value: Any = await lot.park(timeout)
+            value: Any = await self._park(timeout)
         except BaseException:
             if self._round == my_round:
-                self._count = len(lot)
+                self._count = self._parked_count()
             raise
         if value is TIMED_OUT:
-            self._count = len(lot)
+            self._count = self._parked_count()
             self._break()
             raise BrokenBarrierError("Barrier wait timed out")
         if value is _BROKEN:
@@ -128,7 +127,7 @@ class Barrier:
     def _end_round(self) -> None:
         self._count = 0
         self._round += 1
-        self._lot.wake_all(_BROKEN)
+        self._wake_all(_BROKEN)
 
     async def reset(self) -> None:
         """Return the barrier to a fresh, unbroken round; waiting parties get
@@ -149,7 +148,7 @@ class Barrier:
     @property
     def n_waiting(self) -> int:
         """The number of tasks currently waiting at the barrier."""
-        return 0 if self._broken else len(self._lot)
+        return 0 if self._broken else self._parked_count()
 
     @property
     def broken(self) -> bool:

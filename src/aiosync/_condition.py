@@ -23,7 +23,7 @@ class ConditionStatistics:
     tasks_waiting: int
 
 
-class Condition:
+class Condition(ParkingLot):
     """A condition variable, as ``asyncio.Condition``.
 
     Guarantees:
@@ -40,9 +40,10 @@ class Condition:
       timeout=)`` returns the predicate's last value, as ``threading.Condition`` does.
     """
 
-    __slots__ = ("_lock", "_lot", "acquire", "locked", "release")
+    __slots__ = ("_lock", "acquire", "locked", "release")
 
     def __init__(self, lock: Any = None) -> None:
+        super().__init__()
         if lock is None:
             lock = Lock()
         else:
@@ -53,14 +54,13 @@ class Condition:
                         f"locked(), not {lock!r}"
                     )
         self._lock = lock
-        self._lot = ParkingLot()
         # The lock's methods, exported as asyncio.Condition does.
         self.locked: Callable[[], bool] = lock.locked
         self.acquire: Callable[[], Any] = lock.acquire
         self.release: Callable[[], None] = lock.release
 
     def __repr__(self) -> str:
-        return describe(self, "locked" if self.locked() else "unlocked", len(self._lot))
+        return describe(self, "locked" if self.locked() else "unlocked", self._parked_count())
 
     async def __aenter__(self) -> None:
         await self._lock.acquire()
@@ -88,7 +88,7 @@ class Condition:
             try:
                 if timeout == 0:
                     return False
-                return await self._lot.park(timeout) is not TIMED_OUT
+                return await self._park(timeout) is not TIMED_OUT
             finally:
                 # Re-acquire even if cancelled; only CancelledError is retried, so that other
                 # (fatal) errors cannot make us spin.
@@ -105,7 +105,7 @@ class Condition:
                     finally:
                         err = None  # break the reference cycle
         except BaseException:
-            self._lot.wake_one(False)
+            self._wake_one(False)
             raise
 
     async def wait_for(self, predicate: Callable[[], T], timeout: float | None = None) -> T:
@@ -147,14 +147,14 @@ class Condition:
             raise ValueError(f"n must be >= 0, not {n!r}")
         if not self.locked():
             raise RuntimeError("cannot notify on un-acquired lock")
-        self._lot.wake(n, False)
+        self._wake(n, False)
 
     def notify_all(self) -> None:
         """Wake up all waiting tasks; the caller must hold the lock."""
         if not self.locked():
             raise RuntimeError("cannot notify on un-acquired lock")
-        self._lot.wake_all(False)
+        self._wake_all(False)
 
     def statistics(self) -> ConditionStatistics:
         """Return a snapshot: whether the lock is held and how many tasks wait."""
-        return ConditionStatistics(self.locked(), len(self._lot) + self._lot.woken)
+        return ConditionStatistics(self.locked(), self._waiting_count())

@@ -16,7 +16,7 @@ class EventStatistics:
     tasks_waiting: int
 
 
-class Event:
+class Event(ParkingLot):
     """An event flag, as ``asyncio.Event``.
 
     Guarantees: ``set()`` wakes every task waiting at that moment, even if ``clear()`` follows
@@ -25,14 +25,14 @@ class Event:
     Waking n waiters costs O(n), one future each, with no per-waiter search.
     """
 
-    __slots__ = ("_lot", "_value")
+    __slots__ = ("_value",)
 
     def __init__(self) -> None:
+        super().__init__()
         self._value = False
-        self._lot = ParkingLot()
 
     def __repr__(self) -> str:
-        return describe(self, "set" if self._value else "unset", len(self._lot))
+        return describe(self, "set" if self._value else "unset", self._parked_count())
 
     def is_set(self) -> bool:
         """Return True if and only if the internal flag is true."""
@@ -42,7 +42,7 @@ class Event:
         """Set the flag and wake all waiting tasks; later waits return at once."""
         if not self._value:
             self._value = True
-            self._lot.wake_all(True)
+            self._wake_all(True)
 
     def clear(self) -> None:
         """Reset the flag; later waits block until ``set()``."""
@@ -53,18 +53,17 @@ class Event:
 
         With ``timeout`` (seconds), return False if the flag was not set in time.
         """
-        if timeout is not None:
-            timeout = check_timeout(timeout)
-            if self._value:
-                return True
-            if timeout == 0:
-                return False
-            return await self._lot.park(timeout) is not TIMED_OUT
+        if timeout is None:
+            if not self._value:
+                await self._park()
+            return True
+        timeout = check_timeout(timeout)
         if self._value:
             return True
-        await self._lot.park()
-        return True
+        if timeout == 0:
+            return False
+        return await self._park(timeout) is not TIMED_OUT
 
     def statistics(self) -> EventStatistics:
         """Return a snapshot: the flag and how many tasks wait."""
-        return EventStatistics(self._value, len(self._lot) + self._lot.woken)
+        return EventStatistics(self._value, self._waiting_count())

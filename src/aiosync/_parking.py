@@ -12,7 +12,7 @@ waiter may proceed; the lot only parks, wakes and forgets waiters, with these gu
 * **A woken waiter is accounted for until it resumes.** ``woken`` counts waiters that were
   woken but have not run yet; a primitive uses it to keep asyncio's rule that a newcomer
   never overtakes a waiter already on its way. If a woken waiter is cancelled before it
-  resumes, the lot calls the primitive's ``on_abandon`` hook with the value it was woken
+  resumes, the lot calls the primitive's ``_abandoned`` hook with the value it was woken
   with, so the primitive can pass the grant on: nothing is lost.
 * **No timer unless asked.** A waiter with a timeout gets one ``call_later`` handle, which
   is cancelled as soon as the waiter resumes. A waiter that times out leaves the queue
@@ -82,48 +82,52 @@ def check_timeout(timeout: object) -> float:
     return value
 
 
-def _ignore_abandoned(value: object) -> None:
-    pass
-
-
 class ParkingLot:
-    """A FIFO queue of parked waiters; see the module docstring for its guarantees."""
+    """A FIFO queue of parked waiters; see the module docstring for its guarantees.
 
-    __slots__ = ("_abandoned", "_loop", "_queue", "woken")
+    Primitives inherit from it (every member is private, so nothing leaks into their public
+    API) and read ``_queue`` and ``_woken`` directly on their fast paths: no waiter
+    parked or on its way is ``not self._queue and not self._woken``.
+    """
+
+    __slots__ = ("_dead", "_loop", "_queue", "_woken")
 
     def __init__(self) -> None:
+        # Parked waiters in FIFO order, possibly with dead (cancelled, expired) entries; a
+        # woken waiter is removed as it is woken. The deque object is never replaced.
         self._queue: deque[Future[Any]] = deque()
         self._loop: AbstractEventLoop | None = None
-        #: Waiters woken (and so granted whatever the primitive handed them) that have not
-        #: resumed yet.
-        self.woken = 0
+        # Waiters woken (and so handed whatever the primitive granted) that have not
+        # resumed yet.
+        self._woken = 0
         # Waiters that left without being woken since the last compaction; an upper bound
         # on the dead entries still queued.
-        self._abandoned = 0
+        self._dead = 0
 
-    def __len__(self) -> int:
+    def _parked_count(self) -> int:
         """Waiters parked and not yet woken, cancelled or timed out. O(n)."""
         return sum(1 for fut in self._queue if not fut.done())
 
-    def has_waiters(self) -> bool:
-        """Whether any waiter is parked or woken-but-not-resumed (what blocks a newcomer)."""
-        return bool(self.woken) or self._first_live() is not None
+    def _waiting_count(self) -> int:
+        """Tasks still inside a blocking call: parked, or woken but not yet resumed. O(n)."""
+        return self._parked_count() + self._woken
 
-    def has_parked(self) -> bool:
-        """Whether any waiter is parked and not yet woken."""
-        return self._first_live() is not None
+    def _has_waiters(self) -> bool:
+        """Whether any waiter is parked or woken-but-not-resumed (what blocks a newcomer).
 
-    def _first_live(self) -> Future[Any] | None:
+        Amortised O(1): dead entries at the front are dropped on the way.
+        """
+        if self._woken:
+            return True
         queue = self._queue
         while queue:
-            fut = queue[0]
-            if not fut.done():
-                return fut
+            if not queue[0].done():
+                return True
             queue.popleft()
-        return None
+        return False
 
-    def bind_loop(self) -> AbstractEventLoop:
-        """Return the running loop, binding the lot to it on first use (as asyncio does)."""
+    def _bind_loop(self) -> AbstractEventLoop:
+        """Return the running loop, binding to it on first use (as asyncio does)."""
         loop = get_running_loop()
         if self._loop is None:
             self._loop = loop
@@ -131,33 +135,32 @@ class ParkingLot:
             raise RuntimeError(f"{self!r} is bound to a different event loop")
         return loop
 
-    @property
-    def loop(self) -> AbstractEventLoop | None:
-        return self._loop
+    def _resumed(self, value: Any) -> None:
+        """Hook: a woken waiter resumes with ``value`` (runs in the waiter's task)."""
 
-    async def park(
-        self,
-        timeout: float | None = None,
-        on_abandon: Callable[[Any], None] = _ignore_abandoned,
-    ) -> Any:
+    def _abandoned(self, value: Any) -> None:
+        """Hook: a woken waiter was cancelled before it resumed; pass ``value`` on."""
+
+    async def _park(self, timeout: float | None = None) -> Any:
         """Park the calling task until woken; return the value it was woken with.
 
         Returns :data:`TIMED_OUT` if ``timeout`` seconds passed first (the waiter has then
         left the queue and holds nothing). If the task is cancelled (or anything else is
         raised into it), the waiter leaves the queue and the exception propagates; if it
-        had already been woken, ``on_abandon(value)`` runs first so that the primitive can
-        pass on what the waiter was handed.
+        had already been woken, ``_abandoned(value)`` runs first so that the primitive can
+        pass on what the waiter was handed. A waiter that resumes normally runs
+        ``_resumed(value)`` first.
         """
         loop = self._loop
         if loop is None or loop is not get_running_loop():
-            loop = self.bind_loop()
+            loop = self._bind_loop()
         fut = loop.create_future()
         self._queue.append(fut)
         if timeout is None:
             try:
                 value = await fut
             except BaseException:
-                self._leave_abnormally(fut, on_abandon)
+                self._leave_abnormally(fut)
                 raise
         else:
             handle = loop.call_later(timeout, self._expire, fut)
@@ -165,83 +168,75 @@ class ParkingLot:
                 value = await fut
             except BaseException:
                 handle.cancel()
-                self._leave_abnormally(fut, on_abandon)
+                self._leave_abnormally(fut)
                 raise
             handle.cancel()
             if value is TIMED_OUT:
                 return value
-        self.woken -= 1
+        self._woken -= 1
+        self._resumed(value)
         return value
 
     def _expire(self, fut: Future[Any]) -> None:
         if not fut.done():
             fut.set_result(TIMED_OUT)
-            self._note_abandoned()
+            self._note_dead()
 
-    def _leave_abnormally(self, fut: Future[Any], on_abandon: Callable[[Any], None]) -> None:
+    def _leave_abnormally(self, fut: Future[Any]) -> None:
         if fut.done() and not fut.cancelled():
             value = fut.result()
             if value is not TIMED_OUT:
                 # Woken, then cancelled before it could resume: hand the grant back.
-                self.woken -= 1
-                on_abandon(value)
+                self._woken -= 1
+                self._abandoned(value)
         else:
             if not fut.done():
                 # An exception thrown into the task while parked; make the entry dead.
                 fut.cancel()
-            self._note_abandoned()
+            self._note_dead()
 
-    def _note_abandoned(self) -> None:
-        self._abandoned = abandoned = self._abandoned + 1
+    def _note_dead(self) -> None:
+        self._dead = dead = self._dead + 1
         queue = self._queue
-        if abandoned >= _COMPACT_MIN and 2 * abandoned >= len(queue):
-            self._queue = deque(fut for fut in queue if not fut.done())
-            self._abandoned = 0
+        if dead >= _COMPACT_MIN and 2 * dead >= len(queue):
+            live = [fut for fut in queue if not fut.done()]
+            queue.clear()
+            queue.extend(live)
+            self._dead = 0
 
-    def wake_one(self, value: Any = None) -> bool:
+    def _wake_one(self, value: Any = None) -> bool:
         """Wake the first parked waiter with ``value``; return False if there was none."""
         queue = self._queue
         while queue:
             fut = queue.popleft()
             if not fut.done():
                 fut.set_result(value)
-                self.woken += 1
+                self._woken += 1
                 return True
         return False
 
-    def wake(self, n: int, value: Any = None) -> int:
+    def _wake(self, n: int, value: Any = None) -> int:
         """Wake up to ``n`` parked waiters, in FIFO order; return how many were woken."""
         woken = 0
-        while woken < n and self.wake_one(value):
+        while woken < n and self._wake_one(value):
             woken += 1
         return woken
 
-    def wake_all(self, value: Any = None) -> int:
+    def _wake_all(self, value: Any = None) -> int:
         """Wake every parked waiter; return how many were woken."""
+        return self._wake_each(lambda _: value)
+
+    def _wake_each(self, value_for: Callable[[int], Any]) -> int:
+        """Wake every parked waiter, the i-th (FIFO) with ``value_for(i)``; return the count."""
         queue = self._queue
-        self._queue = deque()
-        self._abandoned = 0
         woken = 0
+        # Setting a result only schedules the waiter's task, so nothing re-enters the
+        # queue while we walk it.
         for fut in queue:
             if not fut.done():
-                fut.set_result(value)
+                fut.set_result(value_for(woken))
                 woken += 1
-        self.woken += woken
+        queue.clear()
+        self._dead = 0
+        self._woken += woken
         return woken
-
-    def wake_each(self, values: Callable[[int], Any]) -> int:
-        """Wake every parked waiter, the i-th (FIFO) with ``values(i)``; return the count."""
-        queue = self._queue
-        self._queue = deque()
-        self._abandoned = 0
-        woken = 0
-        for fut in queue:
-            if not fut.done():
-                fut.set_result(values(woken))
-                woken += 1
-        self.woken += woken
-        return woken
-
-    def __repr__(self) -> str:
-        return f"<ParkingLot parked:{len(self)} woken:{self.woken}>"
-

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ._base import Acquirable, describe
-from ._parking import TIMED_OUT, ParkingLot
 
 __all__ = ["BoundedSemaphore", "Semaphore", "SemaphoreStatistics"]
 
@@ -39,51 +38,60 @@ class Semaphore(Acquirable):
       BoundedSemaphore for a checked one).
     """
 
-    __slots__ = ("_lot", "_value")
+    __slots__ = ("_value",)
 
     def __init__(self, value: int = 1) -> None:
+        super().__init__()
         self._value = _check_value(value, type(self))
-        self._lot = ParkingLot()
 
     def __repr__(self) -> str:
         state = "locked" if self.locked() else f"unlocked, value:{self._value}"
-        return describe(self, state, len(self._lot))
+        return describe(self, state, self._parked_count())
 
     def locked(self) -> bool:
         """Return True if ``acquire()`` would not succeed at once (no permit, or a queue)."""
-        return self._value == 0 or self._lot.has_waiters()
+        return self._value == 0 or self._has_waiters()
 
     def _try_acquire(self) -> bool:
-        if self._value == 0 or self._lot.has_waiters():
+        if self._value == 0 or self._woken or (self._queue and self._has_waiters()):
             return False
         self._value -= 1
         return True
 
-    async def _acquire_parked(self, timeout: float | None) -> bool:
-        try:
-            granted = await self._lot.park(timeout, self._give_back) is not TIMED_OUT
-        finally:
-            # Permits may be free while waiters queue behind a task that was just woken or
-            # cancelled (FIFO); hand out what is free.
-            self._hand_out()
-        return granted
+    # ``async with`` is the hottest path: _try_acquire and release, inlined.
+    async def __aenter__(self) -> None:
+        if self._value == 0 or self._woken or (self._queue and self._has_waiters()):
+            await self._park()
+        else:
+            self._value -= 1
 
-    def _give_back(self, _: object) -> None:
+    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.release()
+
+    # Permits can be free while tasks queue behind a waiter that was woken but had not run
+    # yet (FIFO); whenever a woken waiter resumes or gives its permit back, hand out what
+    # is free.
+    def _resumed(self, value: object) -> None:
+        if self._value:
+            self._hand_out()
+
+    def _abandoned(self, value: object) -> None:
         self._value += 1
+        self._hand_out()
 
     def _hand_out(self) -> None:
-        lot = self._lot
-        while self._value > 0 and lot.wake_one(True):
+        while self._value > 0 and self._wake_one(True):
             self._value -= 1
 
     def release(self) -> None:
         """Return a permit, handing it to the first waiter if there is one."""
         self._value += 1
-        self._hand_out()
+        if self._queue:
+            self._hand_out()
 
     def statistics(self) -> SemaphoreStatistics:
         """Return a snapshot: free permits and how many tasks wait."""
-        return SemaphoreStatistics(self._value, len(self._lot) + self._lot.woken)
+        return SemaphoreStatistics(self._value, self._waiting_count())
 
 
 class BoundedSemaphore(Semaphore):
