@@ -68,15 +68,11 @@ def check_timeout(timeout: object) -> float:
     Follows the threading module: a real number of seconds, ``0`` meaning "do not block".
     Negative and NaN timeouts are rejected, even where the call would not block.
     """
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        try:
-            value = float(timeout)  # type: ignore[arg-type]  # Decimal, Fraction, numpy
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"timeout must be a number of seconds or None, not {timeout!r}"
-            ) from None
-    else:
-        value = float(timeout)
+    # Any real number (int, float, Fraction, Decimal, numpy scalars); not bool, whose use
+    # as a timeout is a mistake, nor str, which float() would parse.
+    if isinstance(timeout, bool) or not hasattr(type(timeout), "__float__"):
+        raise TypeError(f"timeout must be a number of seconds or None, not {timeout!r}")
+    value = float(timeout)  # type: ignore[arg-type]
     if math.isnan(value) or value < 0:
         raise ValueError(f"timeout must be a non-negative number of seconds, not {timeout!r}")
     return value
