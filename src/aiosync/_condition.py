@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from asyncio import CancelledError, get_running_loop
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
@@ -62,16 +62,18 @@ class Condition(ParkingLot):
     def __repr__(self) -> str:
         return describe(self, "locked" if self.locked() else "unlocked", self._parked_count())
 
-    async def __aenter__(self) -> None:
-        await self._lock.acquire()
+    # Plain functions handing back the lock's own coroutines: ``async with cond`` costs no
+    # more than ``async with lock``.
+    def __aenter__(self) -> Awaitable[Any]:
+        return self._lock.__aenter__()  # type: ignore[no-any-return]
 
-    async def __aexit__(
+    def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:
-        self._lock.release()
+    ) -> Awaitable[Any]:
+        return self._lock.__aexit__(exc_type, exc, tb)  # type: ignore[no-any-return]
 
     async def wait(self, timeout: float | None = None) -> bool:
         """Release the lock, wait until notified, re-acquire the lock; return True.

@@ -147,11 +147,7 @@ class ParkingLot:
         pass on what the waiter was handed. A waiter that resumes normally runs
         ``_resumed(value)`` first.
         """
-        loop = self._loop
-        if loop is None or loop is not get_running_loop():
-            loop = self._bind_loop()
-        fut = loop.create_future()
-        self._queue.append(fut)
+        fut = self._enqueue()
         if timeout is None:
             try:
                 value = await fut
@@ -159,7 +155,7 @@ class ParkingLot:
                 self._leave_abnormally(fut)
                 raise
         else:
-            handle = loop.call_later(timeout, self._expire, fut)
+            handle = fut.get_loop().call_later(timeout, self._expire, fut)
             try:
                 value = await fut
             except BaseException:
@@ -172,6 +168,16 @@ class ParkingLot:
         self._woken -= 1
         self._resumed(value)
         return value
+
+    def _enqueue(self) -> Future[Any]:
+        """Append a new waiter for the calling task and return it; the first half of
+        ``_park``, for hot paths that await the waiter themselves."""
+        loop = self._loop
+        if loop is None or loop is not get_running_loop():
+            loop = self._bind_loop()
+        fut = loop.create_future()
+        self._queue.append(fut)
+        return fut
 
     def _expire(self, fut: Future[Any]) -> None:
         if not fut.done():
