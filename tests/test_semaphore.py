@@ -94,3 +94,22 @@ def test_repr_shows_value_and_waiters() -> None:
         assert sem.statistics().tasks_waiting == 0
 
     asyncio.run(main())
+
+
+def test_bounded_semaphore_counts_a_permit_in_flight_to_a_woken_waiter() -> None:
+    """asyncio lets this over-release through and ends with value 2 > bound 1."""
+
+    async def main() -> None:
+        sem = aiosync.BoundedSemaphore(1)
+        await sem.acquire()
+        waiter = asyncio.create_task(sem.acquire())
+        await settle()
+        sem.release()  # the permit goes to the waiter, which has not run yet
+        with pytest.raises(ValueError, match="released too many times"):
+            sem.release()
+        waiter.cancel()  # it gives the permit back
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        assert sem.statistics() == aiosync.SemaphoreStatistics(value=1, tasks_waiting=0)
+
+    asyncio.run(main())

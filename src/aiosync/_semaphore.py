@@ -104,6 +104,9 @@ class BoundedSemaphore(Semaphore):
         self._bound_value = value
 
     def release(self) -> None:
-        if self._value >= self._bound_value:
+        # A permit handed to a woken waiter that has not resumed yet is still out: counting
+        # it catches an over-release that asyncio lets through (its value can then exceed
+        # the bound once that waiter is cancelled and gives the permit back).
+        if self._value + self._woken >= self._bound_value:
             raise ValueError("BoundedSemaphore released too many times")
         super().release()
