@@ -143,10 +143,11 @@ class Condition(ParkingLot):
 
         A woken task returns from ``wait()`` only once it re-acquires the lock.
         """
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise TypeError(f"n must be an int, not {n!r}")
-        if n < 0:
-            raise ValueError(f"n must be >= 0, not {n!r}")
+        if n.__class__ is not int or n < 0:
+            if isinstance(n, bool) or not isinstance(n, int):
+                raise TypeError(f"n must be an int, not {n!r}")
+            if n < 0:
+                raise ValueError(f"n must be >= 0, not {n!r}")
         if not self.locked():
             raise RuntimeError("cannot notify on un-acquired lock")
         self._wake(n, False)

@@ -1,20 +1,28 @@
 """``aiosync demo``: a guided tour of the primitives, printed as a timeline.
 
-Every section starts a few tasks that share one primitive and prints what each task does,
-one line per step::
+Every section stages a scene: a few tasks share one primitive, and each step a task takes is
+printed on one line::
 
     +0.100s  worker-2     gets the lock, reads counter = 1
 
-(time since the section started, the task, what it does). The demo uses only aiosync's
-public API. Apart from the timings, its output is the same on every run: every scene is
-timed so that no two steps are due at the same moment, and the primitives wake their
-waiters in FIFO order.
+(time since the section started, the task, what it does). The scenes use only aiosync's
+public API.
+
+Apart from the timings, the output is the same on every run, even on a busy machine: every
+pause in a scene is a :meth:`Stage.sleep`, which wakes sleepers one at a time, in the order
+of their wake-up times, and lets the tasks that the woken one sets going run before the
+next is woken. (With plain ``asyncio.sleep``, a machine that stalls for a moment can let two
+tasks due 50 ms apart overtake each other.) The only real timers left are those of
+aiosync's own ``timeout=``, each at least 0.1 s from any other step.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import heapq
+import itertools
+import os
 import sys
 import time
 from collections import deque
@@ -36,7 +44,7 @@ from aiosync import (
     __version__,
 )
 
-__all__ = ["SECTIONS", "run_demo"]
+__all__ = ["SECTIONS", "Section", "Stage", "run_demo"]
 
 Statistics: TypeAlias = (
     LockStatistics | EventStatistics | SemaphoreStatistics | ConditionStatistics | BarrierStatistics
@@ -44,22 +52,39 @@ Statistics: TypeAlias = (
 
 _NAME_WIDTH = 11
 
+# Loop iterations that Stage lets pass after waking a sleeper, for the tasks it sets going
+# to run up to their next pause (a scene's longest chain of hand-offs takes about five).
+_SETTLE = 32
 
-class Timeline:
-    """Prints ``+elapsed  task  message`` lines, the clock restarting with each section."""
+
+class Stage:
+    """Where a section's scene plays: its clock, its ``sleep()`` and its printing."""
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
+        self._closed = False
         self._t0 = 0.0
+        # Scene time of the latest wake-up: a sleep(d) ends at now + d, in scene time.
+        self._now = 0.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._sleeper_added: asyncio.Future[None] | None = None
+
+    # -- printing ---------------------------------------------------------------------------
 
     def say(self, text: str = "") -> None:
-        """Print a line that is not a timeline step (a header, a summary)."""
-        print(text, file=self._out, flush=True)
+        """Print a line that is not a step (a header, a summary)."""
+        if self._closed:
+            return
+        try:
+            print(text, file=self._out, flush=True)
+        except BrokenPipeError:
+            # Raised once, in the task that printed; the others just stop printing, so that
+            # no second error is left unretrieved while the demo winds down.
+            self._closed = True
+            raise
 
-    def restart(self) -> None:
-        self._t0 = asyncio.get_running_loop().time()
-
-    def __call__(self, message: str) -> None:
+    def log(self, message: str) -> None:
         """Print a step of the task that is running now."""
         elapsed = asyncio.get_running_loop().time() - self._t0
         task = asyncio.current_task()
@@ -67,49 +92,85 @@ class Timeline:
         self.say(f"  +{elapsed:.3f}s  {name:<{_NAME_WIDTH}}  {message}")
 
     def stats(self, statistics: Statistics) -> None:
-        """Print a primitive's ``statistics()``, a task shown by its name."""
+        """Print a primitive's ``statistics()`` as a step (a task shown by its name)."""
         fields = []
         for field in dataclasses.fields(statistics):
             value = getattr(statistics, field.name)
             shown = f"<task {value.get_name()}>" if isinstance(value, asyncio.Task) else repr(value)
             fields.append(f"{field.name}={shown}")
-        self(f"statistics(): {type(statistics).__name__}({', '.join(fields)})")
+        self.log(f"statistics(): {type(statistics).__name__}({', '.join(fields)})")
 
+    # -- time -------------------------------------------------------------------------------
 
-async def _after(delay: float, step: Callable[[], None]) -> None:
-    await asyncio.sleep(delay)
-    step()
+    async def sleep(self, seconds: float) -> None:
+        """Pause the calling task for ``seconds`` of scene time."""
+        fut = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._now + seconds, next(self._order), fut))
+        if self._sleeper_added is not None and not self._sleeper_added.done():
+            self._sleeper_added.set_result(None)
+        await fut
+
+    async def play(self, scene: Callable[[Stage], Awaitable[None]]) -> None:
+        """Run ``scene``, its clock starting now, waking its sleepers until it returns."""
+        self._t0 = asyncio.get_running_loop().time()
+        self._now = 0.0
+        clock = asyncio.create_task(self._run_clock(), name="clock")
+        try:
+            await scene(self)
+        finally:
+            clock.cancel()
+            await asyncio.wait([clock])
+
+    async def _run_clock(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            for _ in range(_SETTLE):
+                await asyncio.sleep(0)
+            if not self._sleepers:
+                self._sleeper_added = loop.create_future()
+                await self._sleeper_added
+                continue
+            # Measured from now rather than from the section's start: should the machine
+            # stall, the rest of the scene (aiosync's timeouts included) shifts as a whole.
+            delay = self._sleepers[0][0] - self._now
+            if delay > 0:
+                await asyncio.sleep(delay)
+            wake_at, _, fut = heapq.heappop(self._sleepers)
+            self._now = max(self._now, wake_at)
+            if not fut.done():
+                fut.set_result(None)
 
 
 # -- 1. Lock --------------------------------------------------------------------------------
 
 
-async def _lock(log: Timeline) -> None:
+async def _lock(stage: Stage) -> None:
     lock = Lock()
     counter = 0
 
     async def worker() -> None:
         nonlocal counter
         if lock.locked():
-            log("waits for the lock")
+            stage.log("waits for the lock")
         async with lock:
             value = counter
-            log(f"gets the lock, reads counter = {value}")
-            await asyncio.sleep(0.1)  # a slow update: other tasks run meanwhile
+            stage.log(f"gets the lock, reads counter = {value}")
+            await stage.sleep(0.1)  # a slow update: other tasks run meanwhile
             counter = value + 1
-            log(f"writes counter = {counter}, releases the lock")
+            stage.log(f"writes counter = {counter}, releases the lock")
 
     workers = [asyncio.create_task(worker(), name=f"worker-{i}") for i in (1, 2, 3)]
-    await _after(0.05, lambda: log.stats(lock.statistics()))
+    await stage.sleep(0.05)
+    stage.stats(lock.statistics())
     await asyncio.gather(*workers)
 
     n_workers, n_steps = 4, 100
     expected = n_workers * n_steps
-    log.say()
-    log.say(
+    stage.say()
+    stage.say(
         f"  The same race at full speed: {n_workers} tasks each add 1 to a counter {n_steps} times,"
     )
-    log.say("  yielding to the event loop between reading the counter and writing it back.")
+    stage.say("  yielding to the event loop between reading the counter and writing it back.")
 
     async def add(guard: Lock | None) -> None:
         nonlocal counter
@@ -127,72 +188,73 @@ async def _lock(log: Timeline) -> None:
         await asyncio.gather(*(add(guard) for _ in range(n_workers)))
         lost = expected - counter
         verdict = "correct" if lost == 0 else f"{lost} updates lost"
-        log.say(f"  {label + ':':<15} counter = {counter} (expected {expected}): {verdict}")
+        stage.say(f"  {label + ':':<15} counter = {counter} (expected {expected}): {verdict}")
 
 
 # -- 2. Event -------------------------------------------------------------------------------
 
 
-async def _event(log: Timeline) -> None:
+async def _event(stage: Stage) -> None:
     event = Event()
 
     async def waiter() -> None:
-        log("waits for the event")
+        stage.log("waits for the event")
         result = await event.wait()
-        log(f"wakes up: wait() returned {result}")
+        stage.log(f"wakes up: wait() returned {result}")
 
     async def setter() -> None:
-        await asyncio.sleep(0.2)
-        log("sets the event")
+        await stage.sleep(0.2)
+        stage.log("sets the event")
         event.set()
+
+    async def latecomer() -> None:
+        await stage.sleep(0.3)
+        result = await event.wait()
+        stage.log(f"arrives after set(): wait() returned {result} at once")
 
     tasks = [asyncio.create_task(waiter(), name=f"waiter-{i}") for i in (1, 2, 3)]
     tasks.append(asyncio.create_task(setter(), name="setter"))
-    await _after(0.1, lambda: log.stats(event.statistics()))
+    tasks.append(asyncio.create_task(latecomer(), name="latecomer"))
+    await stage.sleep(0.1)
+    stage.stats(event.statistics())
     await asyncio.gather(*tasks)
-
-    async def latecomer() -> None:
-        result = await event.wait()
-        log(f"arrives after set(): wait() returned {result} at once")
-
-    await asyncio.sleep(0.05)
-    await asyncio.create_task(latecomer(), name="latecomer")
-    log.stats(event.statistics())
+    stage.stats(event.statistics())
 
 
 # -- 3. Semaphore ---------------------------------------------------------------------------
 
 
-async def _semaphore(log: Timeline) -> None:
+async def _semaphore(stage: Stage) -> None:
     sem = Semaphore(2)
     inside = max_inside = 0
 
     async def job(seconds: float) -> None:
         nonlocal inside, max_inside
         if sem.locked():
-            log("waits for a slot")
+            stage.log("waits for a slot")
         async with sem:
             inside += 1
             max_inside = max(max_inside, inside)
-            log(f"enters ({inside} inside)")
-            await asyncio.sleep(seconds)
+            stage.log(f"enters ({inside} inside)")
+            await stage.sleep(seconds)
             inside -= 1
-            log(f"leaves after {seconds:.2f}s")
+            stage.log(f"leaves after {seconds:.2f}s")
 
-    # job-1 is shorter, so that the two slots never free up at the same moment.
+    # job-1 is shorter, so that the two slots free up at different moments.
     jobs = [
         asyncio.create_task(job(0.08 if i == 1 else 0.12), name=f"job-{i}") for i in range(1, 9)
     ]
-    await _after(0.04, lambda: log.stats(sem.statistics()))
+    await stage.sleep(0.04)
+    stage.stats(sem.statistics())
     await asyncio.gather(*jobs)
-    log.stats(sem.statistics())
-    log.say(f"  max inside at once: {max_inside}")
+    stage.stats(sem.statistics())
+    stage.say(f"  max inside at once: {max_inside}")
 
 
 # -- 4. Condition ---------------------------------------------------------------------------
 
 
-async def _condition(log: Timeline) -> None:
+async def _condition(stage: Stage) -> None:
     cond = Condition()
     items: deque[str] = deque()
     done = False
@@ -200,41 +262,42 @@ async def _condition(log: Timeline) -> None:
     async def producer() -> None:
         nonlocal done
         for n in range(1, 5):
-            await asyncio.sleep(0.1)
+            await stage.sleep(0.1)
             async with cond:
                 items.append(f"item-{n}")
-                log(f"puts item-{n}, notify()")
+                stage.log(f"puts item-{n}, notify()")
                 cond.notify()
-        await asyncio.sleep(0.1)
+        await stage.sleep(0.1)
         async with cond:
             done = True
-            log("has nothing more, notify_all()")
+            stage.log("has nothing more, notify_all()")
             cond.notify_all()
 
     async def consumer() -> None:
         while True:
             async with cond:
                 if not (items or done):
-                    log("waits for an item")
+                    stage.log("waits for an item")
                 await cond.wait_for(lambda: items or done)
                 if not items:
-                    log("sees the producer is done, stops")
+                    stage.log("sees the producer is done, stops")
                     return
                 item = items.popleft()
-            log(f"takes {item}, works on it")
-            await asyncio.sleep(0.15)  # outside the lock: the others may proceed
-            log(f"finishes {item}")
+            stage.log(f"takes {item}, works on it")
+            await stage.sleep(0.15)  # outside the lock: the others may proceed
+            stage.log(f"finishes {item}")
 
     tasks = [asyncio.create_task(consumer(), name=f"consumer-{i}") for i in (1, 2)]
     tasks.append(asyncio.create_task(producer(), name="producer"))
-    await _after(0.05, lambda: log.stats(cond.statistics()))
+    await stage.sleep(0.05)
+    stage.stats(cond.statistics())
     await asyncio.gather(*tasks)
 
 
 # -- 5. Barrier -----------------------------------------------------------------------------
 
 
-async def _barrier(log: Timeline) -> None:
+async def _barrier(stage: Stage) -> None:
     barrier = Barrier(3)
     # Seconds each party spends before reaching the barrier, round by round.
     delays = {
@@ -245,72 +308,73 @@ async def _barrier(log: Timeline) -> None:
 
     async def party(own_delays: Sequence[float]) -> None:
         for round_no, delay in enumerate(own_delays, 1):
-            await asyncio.sleep(delay)
-            log(f"arrives (round {round_no}, {barrier.n_waiting} already waiting)")
+            await stage.sleep(delay)
+            stage.log(f"arrives (round {round_no}, {barrier.n_waiting} already waiting)")
             index = await barrier.wait()
-            log(f"passes round {round_no}: index {index}")
+            stage.log(f"passes round {round_no}: index {index}")
 
     tasks = [asyncio.create_task(party(d), name=name) for name, d in delays.items()]
-    await _after(0.125, lambda: log.stats(barrier.statistics()))
+    await stage.sleep(0.125)
+    stage.stats(barrier.statistics())
     await asyncio.gather(*tasks)
 
 
 # -- 6. Timeouts ----------------------------------------------------------------------------
 
 
-async def _timeouts(log: Timeline) -> None:
-    log.say("  -- Lock.acquire(timeout=) while another task holds the lock")
+async def _timeouts(stage: Stage) -> None:
+    stage.say("  -- Lock.acquire(timeout=) while another task holds the lock")
     lock = Lock()
 
     async def holder() -> None:
         async with lock:
-            log("holds the lock for 0.4s")
-            await asyncio.sleep(0.4)
-            log("releases the lock")
+            stage.log("holds the lock for 0.4s")
+            await stage.sleep(0.4)
+            stage.log("releases the lock")
 
     async def contender(timeout: float) -> None:
-        log(f"calls acquire(timeout={timeout})")
+        stage.log(f"calls acquire(timeout={timeout})")
         if await lock.acquire(timeout=timeout):
-            log("acquire() returned True: got the lock")
+            stage.log("acquire() returned True: got the lock")
             lock.release()
         else:
-            log("times out: acquire() returned False")
+            stage.log("times out: acquire() returned False")
 
     tasks = [
         asyncio.create_task(holder(), name="holder"),
         asyncio.create_task(contender(0.2), name="impatient"),
         asyncio.create_task(contender(1.0), name="patient"),
     ]
-    # The impatient task has left the queue: one waiter is left.
-    await _after(0.3, lambda: log.stats(lock.statistics()))
+    await stage.sleep(0.3)
+    stage.stats(lock.statistics())  # the impatient task has left the queue
     await asyncio.gather(*tasks)
 
-    log.say("  -- Event.wait(timeout=) when nobody sets the event")
+    stage.say("  -- Event.wait(timeout=) when nobody sets the event")
     event = Event()
 
     async def watcher() -> None:
-        log("calls wait(timeout=0.1)")
+        stage.log("calls wait(timeout=0.1)")
         result = await event.wait(timeout=0.1)
-        log(f"times out: wait() returned {result}")
+        stage.log(f"times out: wait() returned {result}")
 
     await asyncio.create_task(watcher(), name="watcher")
 
-    log.say("  -- Barrier.wait(timeout=) when the third party never comes")
+    stage.say("  -- Barrier.wait(timeout=) when the third party never comes")
     barrier = Barrier(3)
 
     async def party(timeout: float | None) -> None:
-        log("calls wait()" if timeout is None else f"calls wait(timeout={timeout})")
+        stage.log("calls wait()" if timeout is None else f"calls wait(timeout={timeout})")
         try:
             await barrier.wait(timeout=timeout)
         except BrokenBarrierError as exc:
-            log(f"gets {type(exc).__name__}: {exc}")
+            stage.log(f"gets {type(exc).__name__}: {exc}")
 
     tasks = [
         asyncio.create_task(party(None), name="punctual"),
         asyncio.create_task(party(0.1), name="hasty"),
     ]
     await asyncio.gather(*tasks)
-    log.stats(barrier.statistics())
+    stage.stats(barrier.statistics())
 
 
 # -- The tour -------------------------------------------------------------------------------
@@ -321,7 +385,7 @@ class Section:
     name: str
     title: str
     note: str
-    scene: Callable[[Timeline], Awaitable[None]]
+    scene: Callable[[Stage], Awaitable[None]]
 
 
 SECTIONS: tuple[Section, ...] = (
@@ -371,24 +435,34 @@ async def _tour(names: Sequence[str], out: TextIO) -> None:
     current = asyncio.current_task()
     if current is not None:
         current.set_name("main")
-    log = Timeline(out)
-    log.say(f"aiosync {__version__} demo: asyncio's synchronization primitives, with timeouts")
-    log.say("Each line: time since the section started, the task, what it does.")
+    stage = Stage(out)
+    stage.say(f"aiosync {__version__} demo: asyncio's synchronization primitives, with timeouts")
+    stage.say("Each line: time since the section started, the task, what it does.")
     for number, section in enumerate(SECTIONS, 1):
         if names and section.name not in names:
             continue
-        log.say()
-        log.say(f"[{number}/{len(SECTIONS)}] {section.title}")
-        log.say(f"  {section.note}")
-        log.restart()
-        await section.scene(log)
+        stage.say()
+        stage.say(f"[{number}/{len(SECTIONS)}] {section.title}")
+        stage.say(f"  {section.note}")
+        await stage.play(section.scene)
 
 
 def run_demo(names: Sequence[str] = (), out: TextIO | None = None) -> int:
     """Run the sections called ``names`` (all of them if empty), printing to ``out``
-    (stdout by default); return 0."""
+    (stdout by default); return the exit code: 0, or 1 if the output was closed early,
+    130 if interrupted."""
     stream = sys.stdout if out is None else out
     start = time.perf_counter()
-    asyncio.run(_tour(names, stream))
-    print(f"\nDemo finished in {time.perf_counter() - start:.2f}s.", file=stream, flush=True)
+    try:
+        asyncio.run(_tour(names, stream))
+        print(f"\nDemo finished in {time.perf_counter() - start:.2f}s.", file=stream, flush=True)
+    except BrokenPipeError:
+        # The reader went away (``aiosync demo | head``): stop quietly, as other command-line
+        # tools do, and keep Python from failing again when it flushes stdout at exit.
+        if out is None:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        return 130
     return 0

@@ -122,20 +122,29 @@ class ParkingLot:
             queue.popleft()
         return False
 
-    def _bind_loop(self) -> AbstractEventLoop:
-        """Return the running loop, binding to it on first use (as asyncio does)."""
-        loop = get_running_loop()
+    def _bind_loop(self, loop: AbstractEventLoop) -> None:
+        """Bind to ``loop`` on first use, as asyncio does; RuntimeError for another loop."""
         if self._loop is None:
             self._loop = loop
         elif loop is not self._loop:
             raise RuntimeError(f"{self!r} is bound to a different event loop")
-        return loop
 
-    def _resumed(self, value: Any) -> None:
-        """Hook: a woken waiter resumes with ``value`` (runs in the waiter's task)."""
+    #: Hook: a woken waiter resumes with ``value`` (called in the waiter's task). None when
+    #: the primitive has nothing to do, which saves a call per wake-up.
+    _resumed: Callable[[Any], None] | None = None
 
     def _abandoned(self, value: Any) -> None:
         """Hook: a woken waiter was cancelled before it resumed; pass ``value`` on."""
+
+    def _enqueue(self) -> Future[Any]:
+        """Append a new waiter for the calling task and return it: the first half of
+        ``_park``, for a hot path that awaits the waiter itself."""
+        loop = get_running_loop()
+        if loop is not self._loop:
+            self._bind_loop(loop)
+        fut = loop.create_future()
+        self._queue.append(fut)
+        return fut
 
     async def _park(self, timeout: float | None = None) -> Any:
         """Park the calling task until woken; return the value it was woken with.
@@ -147,7 +156,12 @@ class ParkingLot:
         pass on what the waiter was handed. A waiter that resumes normally runs
         ``_resumed(value)`` first.
         """
-        fut = self._enqueue()
+        # _enqueue, inlined: parking is on every contended path.
+        loop = get_running_loop()
+        if loop is not self._loop:
+            self._bind_loop(loop)
+        fut = loop.create_future()
+        self._queue.append(fut)
         if timeout is None:
             try:
                 value = await fut
@@ -155,7 +169,7 @@ class ParkingLot:
                 self._leave_abnormally(fut)
                 raise
         else:
-            handle = fut.get_loop().call_later(timeout, self._expire, fut)
+            handle = loop.call_later(timeout, self._expire, fut)
             try:
                 value = await fut
             except BaseException:
@@ -166,18 +180,9 @@ class ParkingLot:
             if value is TIMED_OUT:
                 return value
         self._woken -= 1
-        self._resumed(value)
+        if self._resumed is not None:
+            self._resumed(value)
         return value
-
-    def _enqueue(self) -> Future[Any]:
-        """Append a new waiter for the calling task and return it; the first half of
-        ``_park``, for hot paths that await the waiter themselves."""
-        loop = self._loop
-        if loop is None or loop is not get_running_loop():
-            loop = self._bind_loop()
-        fut = loop.create_future()
-        self._queue.append(fut)
-        return fut
 
     def _expire(self, fut: Future[Any]) -> None:
         if not fut.done():
@@ -219,21 +224,35 @@ class ParkingLot:
 
     def _wake(self, n: int, value: Any = None) -> int:
         """Wake up to ``n`` parked waiters, in FIFO order; return how many were woken."""
+        queue = self._queue
         woken = 0
-        while woken < n and self._wake_one(value):
-            woken += 1
+        while woken < n and queue:
+            fut = queue.popleft()
+            if not fut.done():
+                fut.set_result(value)
+                woken += 1
+        self._woken += woken
         return woken
 
     def _wake_all(self, value: Any = None) -> int:
         """Wake every parked waiter; return how many were woken."""
-        return self._wake_each(lambda _: value)
+        queue = self._queue
+        woken = 0
+        # Setting a result only schedules the waiter's task, so nothing re-enters the
+        # queue while we walk it.
+        for fut in queue:
+            if not fut.done():
+                fut.set_result(value)
+                woken += 1
+        queue.clear()
+        self._dead = 0
+        self._woken += woken
+        return woken
 
     def _wake_each(self, value_for: Callable[[int], Any]) -> int:
         """Wake every parked waiter, the i-th (FIFO) with ``value_for(i)``; return the count."""
         queue = self._queue
         woken = 0
-        # Setting a result only schedules the waiter's task, so nothing re-enters the
-        # queue while we walk it.
         for fut in queue:
             if not fut.done():
                 fut.set_result(value_for(woken))
