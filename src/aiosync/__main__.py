@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._demo import SECTIONS, run_demo
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -28,20 +29,16 @@ Handler = Callable[[argparse.Namespace], int]
 # -- demo -----------------------------------------------------------------------------------
 
 
-def _demo_section(name: str) -> str:
-    from ._demo import SECTIONS
+_DEMO_SECTIONS = ", ".join(section.name for section in SECTIONS)
 
-    names = [section.name for section in SECTIONS]
-    if name not in names:
-        raise argparse.ArgumentTypeError(
-            f"invalid section {name!r} (choose from {', '.join(names)})"
-        )
+
+def _demo_section(name: str) -> str:
+    if name not in [section.name for section in SECTIONS]:
+        raise argparse.ArgumentTypeError(f"invalid section {name!r} (choose from {_DEMO_SECTIONS})")
     return name
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from ._demo import run_demo
-
     return run_demo(args.sections)
 
 
@@ -59,8 +56,7 @@ def _add_demo(subparsers: Subparsers) -> None:
         nargs="*",
         type=_demo_section,
         metavar="SECTION",
-        help="run only these sections: lock, event, semaphore, condition, barrier, timeout "
-        "(default: all)",
+        help=f"run only these sections: {_DEMO_SECTIONS} (default: all)",
     )
     parser.set_defaults(handler=_run_demo)
 
