@@ -1226,18 +1226,16 @@ async def lock_cancelled_head_handoff_timing(m: Impl) -> list[Any]:
     return t
 
 
-# --- Undocumented divergences from asyncio 3.13 -----------------------------------------
+# --- Cancellation and introspection differences (documented in docs/guarantees.md) ----
 #
-# EXPECTED records asyncio 3.13's behaviour; aiosync does not reproduce it and
-# docs/guarantees.md does not list the difference, so the aiosync side is an
-# xfail(strict=True): it fails loudly the day aiosync is changed to match.
+# EXPECTED records asyncio 3.13's behaviour, AIOSYNC_EXPECTED aiosync's documented one.
 
 
 @scenario(
-    divergence=(
-        "repr waiters count: asyncio's repr counts a waiter until its task has run (woken, "
-        "cancelled or notified, e.g. 'set, waiters:1' right after Event.set()); aiosync's "
-        "counts only waiters still parked ('set')"
+    deliberate=(
+        "repr waiters count (docs/guarantees.md): like asyncio, aiosync counts a woken or "
+        "notified waiter until its task has run; unlike asyncio, it stops counting a "
+        "cancelled waiter at once"
     )
 )
 async def repr_counts_waiters_until_they_run(m: Impl) -> list[Any]:
@@ -1293,9 +1291,10 @@ async def repr_counts_waiters_until_they_run(m: Impl) -> list[Any]:
 
 @scenario(
     barrier=True,
-    divergence=(
-        "Barrier.n_waiting: asyncio still counts a cancelled party until its task runs "
-        "(n_waiting 2 right after cancel()); aiosync stops counting it at once (1)"
+    deliberate=(
+        "Barrier.n_waiting (docs/guarantees.md): asyncio still counts a cancelled party "
+        "until its task runs (n_waiting 2 right after cancel()); aiosync stops counting it "
+        "at once (1)"
     ),
 )
 async def barrier_n_waiting_right_after_cancel(m: Impl) -> list[Any]:
@@ -1315,8 +1314,9 @@ async def barrier_n_waiting_right_after_cancel(m: Impl) -> list[Any]:
 
 @scenario(
     barrier=True,
-    divergence=(
-        "Barrier trip with a pending cancellation: a party arrives in the same loop "
+    deliberate=(
+        "Barrier trip with a pending cancellation (docs/guarantees.md): a party arrives in "
+        "the same loop "
         "iteration in which a waiting party was cancelled (before its cancellation ran); "
         "asyncio still counts the cancelled party and trips the barrier (B gets 1, C gets "
         "2, index 0 is handed to nobody); aiosync does not count it and B and C keep "
@@ -1655,17 +1655,10 @@ def loop_barrier(m: Impl) -> list[Any]:
     return t
 
 
-# asyncio < 3.13 released the lock before checking the loop, as aiosync does.
+# asyncio < 3.13 released the lock before checking the loop; 3.13 and aiosync check first.
 @scenario(
     (3, 13),
     sync=True,
-    divergence=(
-        "Condition.wait() from a second loop while another task waits for the lock: asyncio "
-        "checks the loop before releasing the lock, so wait() raises RuntimeError at once "
-        "with the lock still held (B gets it only after A leaves); aiosync releases the lock "
-        "first, B runs its critical section, and only then does A's wait() raise, after "
-        "re-acquiring"
-    ),
 )
 def loop_condition_wait_with_contended_lock(m: Impl) -> list[Any]:
     t = Trace()
@@ -2159,6 +2152,28 @@ AIOSYNC_EXPECTED: dict[str, list[Any]] = {
         ("B", "acquired"),
         ("1 step", True, "cancelled", "returned None"),
         ("2 steps", True, "cancelled", "returned None"),
+    ],
+    "repr_counts_waiters_until_they_run": [
+        ("Lock, first waiter cancelled", "locked, waiters:1]>"),
+        ("Lock, released to the second", "unlocked, waiters:1]>"),
+        ("Lock, settled", "locked]>"),
+        ("Event, set", "set, waiters:1]>"),
+        ("Event, waiter ran", "set]>"),
+        ("Semaphore, released", "locked, waiters:1]>"),
+        ("Semaphore, waiter ran", "locked]>"),
+        ("Condition, notified", "locked, waiters:1]>"),
+        ("Condition, waiter ran", "unlocked]>"),
+    ],
+    "barrier_n_waiting_right_after_cancel": [
+        ("waiting", 2),
+        ("right after cancel", 1),
+        ("settled", 1, "cancelled"),
+    ],
+    "barrier_trip_counts_pending_cancellation": [
+        ("A", "cancelled"),
+        ("end", "cancelled", "pending", "pending", 2, False),
+        ("B", "cancelled"),
+        ("C", "cancelled"),
     ],
     "barrier_reset_while_draining": [
         ("main trips", 2),

@@ -19,11 +19,16 @@ else:
 
 
 class _Broken:
-    __slots__ = ()
+    """What parked parties are woken with when the barrier breaks: why it broke."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
-# What parked parties are woken with when the barrier is aborted or reset.
-_BROKEN = _Broken()
+_ABORTED = _Broken("Abort or reset of barrier")  # asyncio's words
+_PARTY_TIMED_OUT = _Broken("Barrier broken: another party's wait timed out")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +107,7 @@ class Barrier(ParkingLot):
                 self._wake_each(_index)
                 return self._parties - 1
         if timeout == 0:
-            self._break()
+            self._break(_PARTY_TIMED_OUT)
             raise BrokenBarrierError("Barrier wait timed out")
         self._count += 1
         my_round = self._round
@@ -114,31 +119,31 @@ class Barrier(ParkingLot):
             raise
         if value is TIMED_OUT:
             self._count = self._parked_count()
-            self._break()
+            self._break(_PARTY_TIMED_OUT)
             raise BrokenBarrierError("Barrier wait timed out")
-        if value is _BROKEN:
-            raise BrokenBarrierError("Abort or reset of barrier")
+        if isinstance(value, _Broken):
+            raise BrokenBarrierError(value.reason)
         return int(value)
 
-    def _break(self) -> None:
+    def _break(self, why: _Broken) -> None:
         self._broken = True
-        self._end_round()
+        self._end_round(why)
 
-    def _end_round(self) -> None:
+    def _end_round(self, why: _Broken) -> None:
         self._count = 0
         self._round += 1
-        self._wake_all(_BROKEN)
+        self._wake_all(why)
 
     async def reset(self) -> None:
         """Return the barrier to a fresh, unbroken round; waiting parties get
         BrokenBarrierError."""
         self._broken = False
-        self._end_round()
+        self._end_round(_ABORTED)
 
     async def abort(self) -> None:
         """Break the barrier: waiting and future parties get BrokenBarrierError until
         ``reset()``."""
-        self._break()
+        self._break(_ABORTED)
 
     @property
     def parties(self) -> int:

@@ -60,7 +60,7 @@ class Condition(ParkingLot):
         self.release: Callable[[], None] = lock.release
 
     def __repr__(self) -> str:
-        return describe(self, "locked" if self.locked() else "unlocked", self._parked_count())
+        return describe(self, "locked" if self.locked() else "unlocked", self._waiting_count())
 
     # Plain functions handing back the lock's own coroutines: ``async with cond`` costs no
     # more than ``async with lock``.
@@ -85,6 +85,10 @@ class Condition(ParkingLot):
             timeout = check_timeout(timeout)
         if not self.locked():
             raise RuntimeError("cannot wait on un-acquired lock")
+        # A wrong loop is reported while the caller still holds the lock, as in asyncio.
+        loop = get_running_loop()
+        if loop is not self._loop:
+            self._bind_loop(loop)
         self.release()
         try:
             try:

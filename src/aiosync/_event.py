@@ -32,7 +32,7 @@ class Event(ParkingLot):
         self._value = False
 
     def __repr__(self) -> str:
-        return describe(self, "set" if self._value else "unset", self._parked_count())
+        return describe(self, "set" if self._value else "unset", self._waiting_count())
 
     def is_set(self) -> bool:
         """Return True if and only if the internal flag is true."""

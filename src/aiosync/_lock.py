@@ -40,7 +40,7 @@ class Lock(Acquirable):
         self._locked = False
 
     def __repr__(self) -> str:
-        return describe(self, "locked" if self._locked else "unlocked", self._parked_count())
+        return describe(self, "locked" if self._locked else "unlocked", self._waiting_count())
 
     def locked(self) -> bool:
         """Return True if the lock is acquired."""

@@ -86,7 +86,7 @@ class ParkingLot:
     parked or on its way is ``not self._queue and not self._woken``.
     """
 
-    __slots__ = ("_dead", "_loop", "_queue", "_woken")
+    __slots__ = ("_dead", "_loop", "_queue", "_tags", "_woken")
 
     def __init__(self) -> None:
         # Parked waiters in FIFO order, possibly with dead (cancelled, expired) entries; a
@@ -99,6 +99,9 @@ class ParkingLot:
         # Waiters that left without being woken since the last compaction; an upper bound
         # on the dead entries still queued.
         self._dead = 0
+        # What tagged waiters told the primitive about themselves (a RWLock waiter's mode, a
+        # RateLimiter request's amount); None until the first tagged waiter parks.
+        self._tags: dict[Future[Any], Any] | None = None
 
     def _parked_count(self) -> int:
         """Waiters parked and not yet woken, cancelled or timed out. O(n)."""
@@ -146,7 +149,7 @@ class ParkingLot:
         self._queue.append(fut)
         return fut
 
-    async def _park(self, timeout: float | None = None) -> Any:
+    async def _park(self, timeout: float | None = None, tag: Any = None) -> Any:
         """Park the calling task until woken; return the value it was woken with.
 
         Returns :data:`TIMED_OUT` if ``timeout`` seconds passed first (the waiter has then
@@ -154,7 +157,8 @@ class ParkingLot:
         raised into it), the waiter leaves the queue and the exception propagates; if it
         had already been woken, ``_abandoned(value)`` runs first so that the primitive can
         pass on what the waiter was handed. A waiter that resumes normally runs
-        ``_resumed(value)`` first.
+        ``_resumed(value)`` first. A ``tag`` (not None) is what ``_head_tag()`` reports
+        while this waiter is first in the queue.
         """
         # _enqueue, inlined: parking is on every contended path.
         loop = get_running_loop()
@@ -162,6 +166,10 @@ class ParkingLot:
             self._bind_loop(loop)
         fut = loop.create_future()
         self._queue.append(fut)
+        if tag is not None:
+            if self._tags is None:
+                self._tags = {}
+            self._tags[fut] = tag
         if timeout is None:
             try:
                 value = await fut
@@ -187,7 +195,7 @@ class ParkingLot:
     def _expire(self, fut: Future[Any]) -> None:
         if not fut.done():
             fut.set_result(TIMED_OUT)
-            self._note_dead()
+            self._note_dead(fut)
 
     def _leave_abnormally(self, fut: Future[Any]) -> None:
         if fut.done() and not fut.cancelled():
@@ -200,9 +208,11 @@ class ParkingLot:
             if not fut.done():
                 # An exception thrown into the task while parked; make the entry dead.
                 fut.cancel()
-            self._note_dead()
+            self._note_dead(fut)
 
-    def _note_dead(self) -> None:
+    def _note_dead(self, fut: Future[Any]) -> None:
+        if self._tags:
+            self._tags.pop(fut, None)
         self._dead = dead = self._dead + 1
         queue = self._queue
         if dead >= _COMPACT_MIN and 2 * dead >= len(queue):
@@ -217,10 +227,22 @@ class ParkingLot:
         while queue:
             fut = queue.popleft()
             if not fut.done():
+                if self._tags:
+                    self._tags.pop(fut, None)
                 fut.set_result(value)
                 self._woken += 1
                 return True
         return False
+
+    def _head_tag(self) -> Any:
+        """The tag of the first parked waiter; None if it has none or nobody is parked."""
+        queue = self._queue
+        while queue:
+            fut = queue[0]
+            if not fut.done():
+                return self._tags.get(fut) if self._tags else None
+            queue.popleft()
+        return None
 
     def _wake(self, n: int, value: Any = None) -> int:
         """Wake up to ``n`` parked waiters, in FIFO order; return how many were woken."""
@@ -229,6 +251,8 @@ class ParkingLot:
         while woken < n and queue:
             fut = queue.popleft()
             if not fut.done():
+                if self._tags:
+                    self._tags.pop(fut, None)
                 fut.set_result(value)
                 woken += 1
         self._woken += woken
@@ -245,6 +269,8 @@ class ParkingLot:
                 fut.set_result(value)
                 woken += 1
         queue.clear()
+        if self._tags:
+            self._tags.clear()
         self._dead = 0
         self._woken += woken
         return woken
@@ -258,6 +284,8 @@ class ParkingLot:
                 fut.set_result(value_for(woken))
                 woken += 1
         queue.clear()
+        if self._tags:
+            self._tags.clear()
         self._dead = 0
         self._woken += woken
         return woken

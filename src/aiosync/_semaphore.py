@@ -46,7 +46,7 @@ class Semaphore(Acquirable):
 
     def __repr__(self) -> str:
         state = "locked" if self.locked() else f"unlocked, value:{self._value}"
-        return describe(self, state, self._parked_count())
+        return describe(self, state, self._waiting_count())
 
     def locked(self) -> bool:
         """Return True if ``acquire()`` would not succeed at once (no permit, or a queue)."""
