@@ -163,5 +163,3 @@ class Barrier(ParkingLot):
     def statistics(self) -> BarrierStatistics:
         """Return a snapshot: parties, tasks waiting, and whether broken."""
         return BarrierStatistics(self._parties, self.n_waiting, self._broken)
-
-

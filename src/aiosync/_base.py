@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from types import TracebackType
+from typing import Any
 
 from ._parking import TIMED_OUT, ParkingLot, check_timeout
 
-__all__ = ["Acquirable", "describe"]
+__all__ = ["Acquirable", "calling_task", "describe"]
+
+if sys.version_info >= (3, 12):
+    from asyncio import current_task as _current_task
+else:  # asyncio.current_task is written in Python before 3.12, and costs 6x more.
+    from asyncio import tasks
+    from asyncio.events import _get_running_loop
+
+    _current_tasks_get = tasks._current_tasks.get  # type: ignore[attr-defined]
+
+    def _current_task() -> asyncio.Task[Any] | None:
+        task: asyncio.Task[Any] | None = _current_tasks_get(_get_running_loop())
+        return task
+
+
+def calling_task(primitive: object) -> asyncio.Task[Any]:
+    """The task calling into ``primitive``, which owns what it acquires.
+
+    RuntimeError outside a task: holds of an owned primitive belong to tasks.
+    """
+    try:
+        task = _current_task()
+    except RuntimeError:
+        task = None
+    if task is None:
+        raise RuntimeError(f"{primitive!r} must be used from inside an asyncio task")
+    return task
+
 
 def describe(obj: object, state: str, waiting: int) -> str:
     """The repr shared by all primitives: asyncio's shape, ``<... [state, waiters:N]>``."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from typing import Any
 
-from ._base import Acquirable, describe
+from ._base import Acquirable, calling_task, describe
 
-__all__ = ["Lock", "LockStatistics"]
+__all__ = ["Lock", "LockStatistics", "RLock", "RLockStatistics"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,7 @@ class Lock(Acquirable):
         self._locked = True
 
     def _abandoned(self, value: object) -> None:
-        self._wake_up_first()
+        self._pass_on()
 
     # The hottest paths, ``acquire()`` and ``async with``, inline _try_acquire and release.
     async def acquire(self, timeout: float | None = None) -> bool:
@@ -87,7 +89,7 @@ class Lock(Acquirable):
         if self._locked:
             self._locked = False
             if self._queue:
-                self._wake_up_first()
+                self._pass_on()
         else:
             raise RuntimeError("Lock is not acquired.")
 
@@ -96,14 +98,90 @@ class Lock(Acquirable):
         if self._locked:
             self._locked = False
             if self._queue:
-                self._wake_up_first()
+                self._pass_on()
         else:
             raise RuntimeError("Lock is not acquired.")
-
-    def _wake_up_first(self) -> None:
-        if not self._woken:
-            self._wake_one(True)
 
     def statistics(self) -> LockStatistics:
         """Return a snapshot: whether locked and how many tasks wait."""
         return LockStatistics(self._locked, self._waiting_count())
+
+
+@dataclass(frozen=True, slots=True)
+class RLockStatistics:
+    locked: bool
+    #: The task that holds the lock.
+    owner: asyncio.Task[Any] | None
+    #: How many times the owner has acquired it without releasing.
+    recursion: int
+    tasks_waiting: int
+
+
+class RLock(Acquirable):
+    """A reentrant lock, owned by the task that acquired it.
+
+    Guarantees:
+
+    * The owner may acquire again at once, even while other tasks wait; the lock is free
+      once the owner has released it as many times as it acquired it. ``release()`` by a
+      task that does not own it raises RuntimeError.
+    * **FIFO** among other tasks, as for Lock: a released lock goes to the longest waiter,
+      and a newcomer never overtakes a waiter that was woken but has not run yet.
+    * **Cancellation.** A waiter cancelled after being woken passes the lock on.
+      ``acquire(timeout=)`` returns False on timeout, with nothing held.
+    """
+
+    __slots__ = ("_count", "_owner")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._owner: asyncio.Task[Any] | None = None
+        self._count = 0
+
+    def __repr__(self) -> str:
+        state = (
+            f"locked by {self._owner.get_name()}, count:{self._count}"
+            if self._owner
+            else "unlocked"
+        )
+        return describe(self, state, self._waiting_count())
+
+    def locked(self) -> bool:
+        """Return True if some task holds the lock."""
+        return self._owner is not None
+
+    def _try_acquire(self) -> bool:
+        task = calling_task(self)
+        if self._owner is task:
+            self._count += 1
+            return True
+        if self._owner is not None or self._has_waiters():
+            return False
+        self._owner = task
+        self._count = 1
+        return True
+
+    def _resumed(self, value: object) -> None:
+        self._owner = calling_task(self)
+        self._count = 1
+
+    def _abandoned(self, value: object) -> None:
+        self._pass_on()
+
+    def release(self) -> None:
+        """Release one level of ownership; RuntimeError if the calling task does not own it."""
+        task = calling_task(self)
+        if self._owner is not task:
+            raise RuntimeError(
+                f"{self!r} cannot be released by {task.get_name()}, which does not hold it"
+            )
+        self._count -= 1
+        if not self._count:
+            self._owner = None
+            self._pass_on()
+
+    def statistics(self) -> RLockStatistics:
+        """Return a snapshot: owner, recursion count and how many tasks wait."""
+        return RLockStatistics(
+            self._owner is not None, self._owner, self._count, self._waiting_count()
+        )

@@ -139,6 +139,10 @@ class ParkingLot:
     def _abandoned(self, value: Any) -> None:
         """Hook: a woken waiter was cancelled before it resumed; pass ``value`` on."""
 
+    #: Hook: a parked waiter left without being woken (cancelled, or timed out), with its
+    #: tag. Called once per such waiter, when it leaves the queue's accounting.
+    _departed: Callable[[Any], None] | None = None
+
     def _enqueue(self) -> Future[Any]:
         """Append a new waiter for the calling task and return it: the first half of
         ``_park``, for a hot path that awaits the waiter itself."""
@@ -211,8 +215,7 @@ class ParkingLot:
             self._note_dead(fut)
 
     def _note_dead(self, fut: Future[Any]) -> None:
-        if self._tags:
-            self._tags.pop(fut, None)
+        tag = self._tags.pop(fut, None) if self._tags else None
         self._dead = dead = self._dead + 1
         queue = self._queue
         if dead >= _COMPACT_MIN and 2 * dead >= len(queue):
@@ -220,6 +223,8 @@ class ParkingLot:
             queue.clear()
             queue.extend(live)
             self._dead = 0
+        if self._departed is not None:
+            self._departed(tag)
 
     def _wake_one(self, value: Any = None) -> bool:
         """Wake the first parked waiter with ``value``; return False if there was none."""
@@ -233,6 +238,11 @@ class ParkingLot:
                 self._woken += 1
                 return True
         return False
+
+    def _pass_on(self, value: Any = None) -> None:
+        """Hand an exclusive grant to the first waiter, unless a woken one is on its way."""
+        if not self._woken:
+            self._wake_one(value)
 
     def _head_tag(self) -> Any:
         """The tag of the first parked waiter; None if it has none or nobody is parked."""
