@@ -13,7 +13,20 @@ from aiosync.__main__ import main
 
 pytestmark = pytest.mark.core
 
-SECTIONS = ["Lock", "Event", "Semaphore(2)", "Condition", "Barrier(3)", "Timeouts"]
+SECTIONS = [
+    "Lock",
+    "Event",
+    "Semaphore(2)",
+    "Condition",
+    "Barrier(3)",
+    "Timeouts",
+    "RLock",
+    "RWLock",
+    "CapacityLimiter(2)",
+    "RateLimiter(5 per second, burst 2)",
+    "KeyedLock",
+    "CountdownLatch(3)",
+]
 
 # "  +0.103s  worker-2     gets the lock, reads counter = 1"
 STEP = re.compile(r"^  \+(?P<t>\d+\.\d{3})s  (?P<task>\S+) +(?P<what>\S.*)$")
@@ -40,7 +53,7 @@ def steps(output: str) -> list[tuple[float, str, str]]:
 
 def section(output: str, title: str) -> str:
     """The text of the section whose title starts with ``title``."""
-    parts = re.split(r"^\[\d/6\] ", output, flags=re.M)
+    parts = re.split(r"^\[\d+/\d+\] ", output, flags=re.M)
     matching = [part for part in parts if part.startswith(title)]
     assert len(matching) == 1, f"section {title!r} not found once in:\n{output}"
     return matching[0]
@@ -60,7 +73,7 @@ def demo() -> str:
 
 
 def test_every_section_appears_in_order(demo: str) -> None:
-    headers = re.findall(r"^\[(\d)/6\] ([^:]+):", demo, flags=re.M)
+    headers = re.findall(r"^\[(\d+)/12\] ([^:]+):", demo, flags=re.M)
     assert headers == [(str(i), title) for i, title in enumerate(SECTIONS, 1)]
     assert re.search(r"^Demo finished in \d+\.\d\ds\.$", demo, flags=re.M)
 
@@ -172,10 +185,173 @@ def test_timeouts_return_false(demo: str) -> None:
     assert "BarrierStatistics(parties=3, n_waiting=0, broken=True)" in text
 
 
+def test_rlock_is_reentered_by_its_owner_only(demo: str) -> None:
+    text = section(demo, "RLock")
+    timeline = [(task, what) for _, task, what in steps(text)]
+    recursive = [what for task, what in timeline if task == "recursive"]
+    assert recursive == [
+        "enters level 1: recursion = 1",
+        "enters level 2: recursion = 2",
+        "enters level 3: recursion = 3",
+        "leaves level 3: recursion = 2",
+        "leaves level 2: recursion = 1",
+        "leaves level 1: recursion = 0",
+    ]
+    assert ("other", "calls release() without holding the lock: RuntimeError") in timeline
+    # The other task gets the lock only once every level has been released.
+    got = timeline.index(("other", "gets the lock: recursion = 1"))
+    assert got > timeline.index(("recursive", "leaves level 1: recursion = 0"))
+    assert timeline.index(("other", "waits for the lock")) < timeline.index(
+        ("recursive", "leaves level 3: recursion = 2")
+    )
+    assert (
+        "RLockStatistics(locked=True, owner=<task recursive>, recursion=3, tasks_waiting=1)" in text
+    )
+    assert "RLockStatistics(locked=False, owner=None, recursion=0, tasks_waiting=0)" in text
+
+
+def test_rwlock_shares_reads_and_excludes_the_writer(demo: str) -> None:
+    text = section(demo, "RWLock")
+    readers: set[str] = set()
+    writing = False
+    most = 0
+    order = []
+    for _, task, what in steps(text):
+        if what.startswith("reads"):
+            assert not writing, "a reader got in while the writer writes"
+            readers.add(task)
+            most = max(most, len(readers))
+            assert what == f"reads ({len(readers)} inside)"
+            order.append(task)
+        elif what == "stops reading":
+            readers.remove(task)
+        elif what.startswith("writes alone"):
+            assert not readers and not writing, "the writer is not alone"
+            writing = True
+            order.append(task)
+        elif what == "stops writing":
+            writing = False
+        elif what.startswith("wants to read"):
+            assert task in ("reader-4", "reader-5")
+            assert what.endswith("queues behind the writer")
+    assert most == 3
+    assert not readers and not writing
+    # The late readers arrived while readers held the lock, but after the writer: FIFO.
+    assert order == ["reader-1", "reader-2", "reader-3", "writer", "reader-4", "reader-5"]
+    assert "max readers inside at once: 3" in text
+    assert (
+        "RWLockStatistics(readers=(<task reader-1>, <task reader-2>, <task reader-3>), "
+        "writer=None, readers_waiting=2, writers_waiting=1)"
+    ) in text
+
+
+def test_capacity_limiter_admits_waiters_when_raised(demo: str) -> None:
+    text = section(demo, "CapacityLimiter")
+    inside: set[str] = set()
+    limit = 2
+    most = {2: 0, 4: 0}
+    entered = []
+    for _, task, what in steps(text):
+        if what.startswith("borrows a token"):
+            inside.add(task)
+            entered.append(task)
+            most[limit] = max(most[limit], len(inside))
+            assert what == f"borrows a token, downloads ({len(inside)} downloading)"
+        elif what.startswith("finishes"):
+            inside.remove(task)
+        elif what == "raises total_tokens from 2 to 4":
+            limit = 4
+    assert most == {2: 2, 4: 4}
+    assert not inside
+    assert entered == [f"download-{i}" for i in range(1, 6)]
+    # Raising the limit lets two waiters in at once, before any download finishes.
+    timeline = [(task, what) for _, task, what in steps(text)]
+    raised = timeline.index(("main", "raises total_tokens from 2 to 4"))
+    assert [task for task, _ in timeline[raised + 1 : raised + 3]] == ["download-3", "download-4"]
+    assert (
+        "CapacityLimiterStatistics(borrowed_tokens=2, total_tokens=2, "
+        "borrowers=(<task download-1>, <task download-2>), tasks_waiting=3)"
+    ) in text
+    assert (
+        "CapacityLimiterStatistics(borrowed_tokens=0, total_tokens=4, borrowers=(), "
+        "tasks_waiting=0)"
+    ) in text
+
+
+def test_rate_limiter_grants_follow_the_schedule(demo: str) -> None:
+    text = section(demo, "RateLimiter")
+    grants = []
+    impatient = {}
+    for t, task, what in steps(text):
+        if m := re.fullmatch(r"gets unit (\d), due at \+(\d\.\d{3})s", what):
+            grants.append((task, int(m[1]), t, float(m[2])))
+        elif task == "impatient":
+            impatient[what] = t
+    assert [(task, unit) for task, unit, _, _ in grants] == [
+        (f"client-{i}", i) for i in range(1, 6)
+    ]
+    # 2 at once (the burst), then one every 0.2s: never early, and not drifting late.
+    assert [due for _, _, _, due in grants] == [0.0, 0.0, 0.2, 0.4, 0.6]
+    for task, _, t, due in grants:
+        assert due - 0.001 <= t < due + 0.1, (task, t, due)
+    called = impatient["calls acquire(timeout=0.1) behind 3 waiting clients"]
+    refused = impatient["acquire() returned False at once: no slot for it within 0.1s"]
+    assert refused - called < 0.05
+    assert "units granted: 5, 2 at once, then one every 0.2s" in text
+    assert (
+        "RateLimiterStatistics(rate=5.0, period=1.0, burst=2.0, available=2.0, "
+        "tasks_waiting=0, units_waiting=0.0)"
+    ) in text
+
+
+def test_keyed_lock_serialises_per_key_and_forgets_keys(demo: str) -> None:
+    text = section(demo, "KeyedLock")
+    timeline = [(task, what) for _, task, what in steps(text)]
+
+    def at(task: str, start: str) -> int:
+        (index,) = [
+            i for i, (t, what) in enumerate(timeline) if t == task and what.startswith(start)
+        ]
+        return index
+
+    # Distinct keys in parallel: bob's order runs while alice's first one holds her key.
+    assert at("order-2", "holds locks['bob']") < at("order-1", "releases locks['alice']")
+    # The same key serialises: alice's second order waits for the first.
+    assert at("order-3", "waits for locks['alice']") < at("order-1", "releases locks['alice']")
+    assert at("order-1", "releases locks['alice']") < at("order-3", "holds locks['alice']")
+    lengths = [int(m[1]) for _, what in timeline if (m := re.search(r"len\(locks\) = (\d)", what))]
+    assert max(lengths) == 2
+    assert lengths[-1] == 0
+    assert "KeyedLockStatistics(active_keys=2, locked_keys=2, tasks_waiting=1)" in text
+    assert "KeyedLockStatistics(active_keys=0, locked_keys=0, tasks_waiting=0)" in text
+    assert "keys left behind: len(locks) = 0" in text
+
+
+def test_countdown_latch_opens_after_the_third_count_down(demo: str) -> None:
+    text = section(demo, "CountdownLatch")
+    timeline = [(task, what) for _, task, what in steps(text)]
+    counts = [
+        (task, int(what.rsplit(" ", 1)[1])) for task, what in timeline if "count_down()" in what
+    ]
+    assert counts == [("worker-1", 2), ("worker-3", 1), ("worker-2", 0)]
+    woke = [i for i, (task, what) in enumerate(timeline) if task == "coordinator"]
+    assert [timeline[i][1] for i in woke] == [
+        "waits for the workers (count = 3)",
+        "wakes up: wait() returned True, count = 0",
+    ]
+    assert woke[1] > timeline.index(("worker-2", "finishes after 0.20s, count_down(): count = 0"))
+    assert ("main", "calls wait() later: returns True at once, the latch stays open") in timeline
+    assert "CountdownLatchStatistics(count=3, tasks_waiting=1)" in text
+    assert "CountdownLatchStatistics(count=0, tasks_waiting=0)" in text
+
+
 def test_demo_runs_selected_sections_only() -> None:
     proc = run("demo", "barrier", "event")
     assert proc.returncode == 0, proc.stderr
-    assert re.findall(r"^\[(\d)/6\]", proc.stdout, flags=re.M) == ["2", "5"]
+    assert re.findall(r"^\[(\d+)/12\]", proc.stdout, flags=re.M) == ["2", "5"]
+    proc = run("demo", "rwlock")
+    assert proc.returncode == 0, proc.stderr
+    assert re.findall(r"^\[(\d+)/12\] ([^:]+)", proc.stdout, flags=re.M) == [("8", "RWLock")]
 
 
 def test_demo_rejects_an_unknown_section() -> None:

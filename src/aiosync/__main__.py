@@ -48,7 +48,8 @@ def _add_demo(subparsers: Subparsers) -> None:
         help="a tour of the primitives, printed as a timeline (a few seconds)",
         description=(
             "Run a short tour of aiosync's primitives (Lock, Event, Semaphore, Condition, "
-            "Barrier, timeouts), printing each task's steps as a timeline."
+            "Barrier, timeouts; then RLock, RWLock, CapacityLimiter, RateLimiter, KeyedLock, "
+            "CountdownLatch), printing each task's steps as a timeline."
         ),
     )
     parser.add_argument(

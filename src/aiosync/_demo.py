@@ -6,14 +6,15 @@ printed on one line::
     +0.100s  worker-2     gets the lock, reads counter = 1
 
 (time since the section started, the task, what it does). The scenes use only aiosync's
-public API.
+public API: first asyncio's primitives and their timeouts, then those asyncio lacks.
 
 Apart from the timings, the output is the same on every run, even on a busy machine: every
 pause in a scene is a :meth:`Stage.sleep`, which wakes sleepers one at a time, in the order
 of their wake-up times, and lets the tasks that the woken one sets going run before the
 next is woken. (With plain ``asyncio.sleep``, a machine that stalls for a moment can let two
 tasks due 50 ms apart overtake each other.) The only real timers left are those of
-aiosync's own ``timeout=``, each at least 0.1 s from any other step.
+aiosync's own ``timeout=`` and RateLimiter's schedule, each at least 0.1 s from any other
+step.
 """
 
 from __future__ import annotations
@@ -33,12 +34,24 @@ from aiosync import (
     Barrier,
     BarrierStatistics,
     BrokenBarrierError,
+    CapacityLimiter,
+    CapacityLimiterStatistics,
     Condition,
     ConditionStatistics,
+    CountdownLatch,
+    CountdownLatchStatistics,
     Event,
     EventStatistics,
+    KeyedLock,
+    KeyedLockStatistics,
     Lock,
     LockStatistics,
+    RateLimiter,
+    RateLimiterStatistics,
+    RLock,
+    RLockStatistics,
+    RWLock,
+    RWLockStatistics,
     Semaphore,
     SemaphoreStatistics,
     __version__,
@@ -47,7 +60,17 @@ from aiosync import (
 __all__ = ["SECTIONS", "Section", "Stage", "run_demo"]
 
 Statistics: TypeAlias = (
-    LockStatistics | EventStatistics | SemaphoreStatistics | ConditionStatistics | BarrierStatistics
+    LockStatistics
+    | EventStatistics
+    | SemaphoreStatistics
+    | ConditionStatistics
+    | BarrierStatistics
+    | RLockStatistics
+    | RWLockStatistics
+    | CapacityLimiterStatistics
+    | RateLimiterStatistics
+    | KeyedLockStatistics
+    | CountdownLatchStatistics
 )
 
 _NAME_WIDTH = 11
@@ -93,11 +116,10 @@ class Stage:
 
     def stats(self, statistics: Statistics) -> None:
         """Print a primitive's ``statistics()`` as a step (a task shown by its name)."""
-        fields = []
-        for field in dataclasses.fields(statistics):
-            value = getattr(statistics, field.name)
-            shown = f"<task {value.get_name()}>" if isinstance(value, asyncio.Task) else repr(value)
-            fields.append(f"{field.name}={shown}")
+        fields = [
+            f"{field.name}={_shown(getattr(statistics, field.name))}"
+            for field in dataclasses.fields(statistics)
+        ]
         self.log(f"statistics(): {type(statistics).__name__}({', '.join(fields)})")
 
     # -- time -------------------------------------------------------------------------------
@@ -139,6 +161,18 @@ class Stage:
             self._now = max(self._now, wake_at)
             if not fut.done():
                 fut.set_result(None)
+
+
+def _shown(value: object) -> str:
+    """A field of a statistics snapshot, as printed: a task by its name."""
+    if isinstance(value, asyncio.Task):
+        return f"<task {value.get_name()}>"
+    if isinstance(value, tuple):
+        # Sorted: CapacityLimiter's borrowers come from a set, whose order varies from run
+        # to run.
+        items = sorted(_shown(item) for item in value)
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    return repr(value)
 
 
 # -- 1. Lock --------------------------------------------------------------------------------
@@ -377,6 +411,197 @@ async def _timeouts(stage: Stage) -> None:
     stage.stats(barrier.statistics())
 
 
+# -- 7. RLock -------------------------------------------------------------------------------
+
+
+async def _rlock(stage: Stage) -> None:
+    rlock = RLock()
+
+    async def descend(level: int) -> None:
+        # A recursive function: each level takes the lock its caller already holds.
+        async with rlock:
+            stage.log(f"enters level {level}: recursion = {rlock.statistics().recursion}")
+            if level < 3:
+                await descend(level + 1)
+            else:
+                await stage.sleep(0.1)
+        stage.log(f"leaves level {level}: recursion = {rlock.statistics().recursion}")
+
+    async def other() -> None:
+        try:
+            rlock.release()
+        except RuntimeError:
+            stage.log("calls release() without holding the lock: RuntimeError")
+        stage.log("waits for the lock")
+        async with rlock:
+            stage.log(f"gets the lock: recursion = {rlock.statistics().recursion}")
+
+    tasks = [
+        asyncio.create_task(descend(1), name="recursive"),
+        asyncio.create_task(other(), name="other"),
+    ]
+    await stage.sleep(0.05)
+    stage.stats(rlock.statistics())
+    await asyncio.gather(*tasks)
+    stage.stats(rlock.statistics())
+
+
+# -- 8. RWLock ------------------------------------------------------------------------------
+
+
+async def _rwlock(stage: Stage) -> None:
+    rw = RWLock()
+    readers_inside = max_readers = 0
+
+    async def reader(arrival: float, seconds: float) -> None:
+        nonlocal readers_inside, max_readers
+        if arrival:
+            await stage.sleep(arrival)
+        if rw.statistics().writers_waiting:
+            stage.log("wants to read: a writer waits, so it queues behind the writer")
+        async with rw.read:
+            readers_inside += 1
+            max_readers = max(max_readers, readers_inside)
+            stage.log(f"reads ({readers_inside} inside)")
+            await stage.sleep(seconds)
+            readers_inside -= 1
+            stage.log("stops reading")
+
+    async def writer() -> None:
+        await stage.sleep(0.05)
+        stage.log(f"wants to write: waits for the {readers_inside} readers inside")
+        async with rw.write:
+            stage.log(f"writes alone ({readers_inside} readers inside)")
+            await stage.sleep(0.1)
+            stage.log("stops writing")
+
+    tasks = [asyncio.create_task(reader(0, 0.15), name=f"reader-{i}") for i in (1, 2, 3)]
+    tasks.append(asyncio.create_task(writer(), name="writer"))
+    tasks += [asyncio.create_task(reader(0.1, 0.1), name=f"reader-{i}") for i in (4, 5)]
+    await stage.sleep(0.125)
+    stage.stats(rw.statistics())
+    await asyncio.gather(*tasks)
+    stage.say(f"  max readers inside at once: {max_readers}")
+
+
+# -- 9. CapacityLimiter ---------------------------------------------------------------------
+
+
+async def _capacity_limiter(stage: Stage) -> None:
+    limiter = CapacityLimiter(2)
+    inside = 0
+
+    async def download() -> None:
+        nonlocal inside
+        if not limiter.available_tokens:
+            stage.log("waits for a token")
+        async with limiter:
+            inside += 1
+            stage.log(f"borrows a token, downloads ({inside} downloading)")
+            await stage.sleep(0.15)
+            inside -= 1
+            stage.log("finishes, returns its token")
+
+    tasks = [asyncio.create_task(download(), name=f"download-{i}") for i in range(1, 6)]
+    await stage.sleep(0.05)
+    stage.stats(limiter.statistics())
+    await stage.sleep(0.05)
+    stage.log(f"raises total_tokens from {limiter.total_tokens} to 4")
+    limiter.total_tokens = 4
+    await asyncio.gather(*tasks)
+    stage.stats(limiter.statistics())
+
+
+# -- 10. RateLimiter ------------------------------------------------------------------------
+
+
+async def _rate_limiter(stage: Stage) -> None:
+    rate, burst = 5, 2
+    limiter = RateLimiter(rate, burst=burst)  # 5 units per second, up to 2 at once
+    granted = 0
+    stage.stats(limiter.statistics())
+
+    async def client() -> None:
+        nonlocal granted
+        stage.log("calls acquire()")
+        await limiter.acquire()
+        granted += 1
+        # Every client asked at +0s: the first `burst` units are due at once, then one
+        # every 1/rate seconds.
+        due = max(0, granted - burst) / rate
+        stage.log(f"gets unit {granted}, due at +{due:.3f}s")
+
+    async def impatient() -> None:
+        await stage.sleep(0.1)
+        waiting = limiter.statistics().tasks_waiting
+        stage.log(f"calls acquire(timeout=0.1) behind {waiting} waiting clients")
+        if await limiter.acquire(timeout=0.1):
+            stage.log("acquire() returned True: got a unit")
+        else:
+            stage.log("acquire() returned False at once: no slot for it within 0.1s")
+
+    tasks = [asyncio.create_task(client(), name=f"client-{i}") for i in range(1, 6)]
+    tasks.append(asyncio.create_task(impatient(), name="impatient"))
+    await asyncio.gather(*tasks)
+    stage.say(f"  units granted: {granted}, {burst} at once, then one every {1 / rate:g}s")
+
+
+# -- 11. KeyedLock --------------------------------------------------------------------------
+
+
+async def _keyed_lock(stage: Stage) -> None:
+    locks: KeyedLock[str] = KeyedLock()
+
+    async def order(customer: str) -> None:
+        key = f"locks[{customer!r}]"
+        if locks[customer].locked():
+            stage.log(f"waits for {key}")
+        async with locks[customer]:
+            stage.log(f"holds {key}, updates {customer}'s account (len(locks) = {len(locks)})")
+            await stage.sleep(0.1)
+        stage.log(f"releases {key} (len(locks) = {len(locks)})")
+
+    customers = ("alice", "bob", "alice")
+    tasks = [
+        asyncio.create_task(order(customer), name=f"order-{i}")
+        for i, customer in enumerate(customers, 1)
+    ]
+    await stage.sleep(0.05)
+    stage.stats(locks.statistics())
+    await asyncio.gather(*tasks)
+    stage.stats(locks.statistics())
+    stage.say(f"  keys left behind: len(locks) = {len(locks)}")
+
+
+# -- 12. CountdownLatch ---------------------------------------------------------------------
+
+
+async def _countdown_latch(stage: Stage) -> None:
+    latch = CountdownLatch(3)
+
+    async def coordinator() -> None:
+        stage.log(f"waits for the workers (count = {latch.count})")
+        result = await latch.wait()
+        stage.log(f"wakes up: wait() returned {result}, count = {latch.count}")
+
+    async def worker(seconds: float) -> None:
+        await stage.sleep(seconds)
+        latch.count_down()
+        stage.log(f"finishes after {seconds:.2f}s, count_down(): count = {latch.count}")
+
+    tasks = [asyncio.create_task(coordinator(), name="coordinator")]
+    tasks += [
+        asyncio.create_task(worker(seconds), name=f"worker-{i}")
+        for i, seconds in enumerate((0.1, 0.2, 0.15), 1)
+    ]
+    await stage.sleep(0.05)
+    stage.stats(latch.statistics())
+    await asyncio.gather(*tasks)
+    result = await latch.wait()
+    stage.log(f"calls wait() later: returns {result} at once, the latch stays open")
+    stage.stats(latch.statistics())
+
+
 # -- The tour -------------------------------------------------------------------------------
 
 
@@ -427,6 +652,47 @@ SECTIONS: tuple[Section, ...] = (
         "  barrier and raises BrokenBarrierError.",
         _timeouts,
     ),
+    Section(
+        "rlock",
+        "RLock: a recursive function re-enters the lock, another task waits",
+        "The owner (a task) may acquire again; the lock is free once it has released as many\n"
+        "  times as it acquired. Other tasks wait, and may not release it.",
+        _rlock,
+    ),
+    Section(
+        "rwlock",
+        "RWLock: three readers together, a writer alone, two late readers",
+        "`async with rw.read` shares, `async with rw.write` excludes. Once a writer waits,\n"
+        "  new readers queue behind it: writers never starve.",
+        _rwlock,
+    ),
+    Section(
+        "capacitylimiter",
+        "CapacityLimiter(2): five downloads, then the limit goes up to 4",
+        "Each borrower holds one token, first come first served; assigning total_tokens at run\n"
+        "  time admits waiters at once.",
+        _capacity_limiter,
+    ),
+    Section(
+        "ratelimiter",
+        "RateLimiter(5 per second, burst 2): five clients and an impatient one",
+        "Each unit has a slot on a fixed schedule: 2 at once, then one every 0.2s.\n"
+        "  acquire(timeout=) returns False at once if the slot is further away.",
+        _rate_limiter,
+    ),
+    Section(
+        "keyedlock",
+        "KeyedLock: three orders, two customers",
+        "`async with locks[key]` serialises tasks per key, distinct keys run in parallel; a\n"
+        "  key's lock exists only while some task holds or waits for it.",
+        _keyed_lock,
+    ),
+    Section(
+        "countdownlatch",
+        "CountdownLatch(3): a coordinator waits for three workers",
+        "wait() returns once count_down() has been called 3 times; then the latch stays open.",
+        _countdown_latch,
+    ),
 )
 """The demo's sections, in order; ``name`` is what ``aiosync demo NAME`` selects."""
 
@@ -436,7 +702,10 @@ async def _tour(names: Sequence[str], out: TextIO) -> None:
     if current is not None:
         current.set_name("main")
     stage = Stage(out)
-    stage.say(f"aiosync {__version__} demo: asyncio's synchronization primitives, with timeouts")
+    stage.say(
+        f"aiosync {__version__} demo: asyncio's synchronization primitives, with timeouts,"
+        " and those asyncio lacks"
+    )
     stage.say("Each line: time since the section started, the task, what it does.")
     for number, section in enumerate(SECTIONS, 1):
         if names and section.name not in names:

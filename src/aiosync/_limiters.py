@@ -179,7 +179,11 @@ class RateLimiter(ParkingLot):
     long run, at most ``rate`` per ``period``. Guarantees:
 
     * **Exact, no drift.** A waiter is granted at its slot on the virtual schedule; late
-      wake-ups and callers that sleep between acquisitions do not shift later slots.
+      wake-ups and callers that sleep between acquisitions do not shift later slots. The
+      bounds above hold on that schedule, and in real time while the event loop runs on
+      time; after the loop stalls, the slots that fell due in the last ``period`` are
+      granted together when it resumes (older ones are forfeited), so a window around a
+      stall may see up to ``2 * rate + burst`` units.
     * **Strict FIFO.** Requests are granted in arrival order: a large request is never
       overtaken by later small ones, and a newcomer never jumps a queue.
     * ``acquire(amount, timeout=)`` returns False at once, holding nothing, when the
@@ -259,15 +263,16 @@ class RateLimiter(ParkingLot):
             self._timer = None
         now = loop.time()
         while (units := self._head_tag()) is not None:
-            # While requests queue, the schedule is busy (_tat >= when the head arrived), so
-            # the head's slot is fixed by the schedule alone: it is granted at that slot on
-            # the virtual clock, however late this callback runs, and later slots keep
-            # their pace (no drift).
-            due = self._tat + (units - self._burst) * self._interval
+            # A queued request is granted at its slot on the virtual schedule, however late
+            # this callback runs, so later slots keep their pace (no drift). The schedule
+            # may lag the clock by one period at most: after a longer stall of the event
+            # loop, older slots are forfeited rather than granted all at once.
+            tat = max(self._tat, now - self._period)
+            due = tat + (units - self._burst) * self._interval
             if due > now:
                 self._set_timer(loop, due)
                 return
-            self._tat += units * self._interval
+            self._tat = tat + units * self._interval
             self._queued -= units
             self._wake_one(True)
 
