@@ -205,9 +205,9 @@ def test_rlock_is_reentered_by_its_owner_only(demo: str) -> None:
         ("recursive", "leaves level 3: recursion = 2")
     )
     assert (
-        "RLockStatistics(locked=True, owner=<task recursive>, recursion=3, tasks_waiting=1)" in text
+        "RLockStatistics(locked=True, owner=<task recursive>, count=3, tasks_waiting=1)" in text
     )
-    assert "RLockStatistics(locked=False, owner=None, recursion=0, tasks_waiting=0)" in text
+    assert "RLockStatistics(locked=False, owner=None, count=0, tasks_waiting=0)" in text
 
 
 def test_rwlock_shares_reads_and_excludes_the_writer(demo: str) -> None:

@@ -420,12 +420,12 @@ async def _rlock(stage: Stage) -> None:
     async def descend(level: int) -> None:
         # A recursive function: each level takes the lock its caller already holds.
         async with rlock:
-            stage.log(f"enters level {level}: recursion = {rlock.statistics().recursion}")
+            stage.log(f"enters level {level}: recursion = {rlock.statistics().count}")
             if level < 3:
                 await descend(level + 1)
             else:
                 await stage.sleep(0.1)
-        stage.log(f"leaves level {level}: recursion = {rlock.statistics().recursion}")
+        stage.log(f"leaves level {level}: recursion = {rlock.statistics().count}")
 
     async def other() -> None:
         try:
@@ -434,7 +434,7 @@ async def _rlock(stage: Stage) -> None:
             stage.log("calls release() without holding the lock: RuntimeError")
         stage.log("waits for the lock")
         async with rlock:
-            stage.log(f"gets the lock: recursion = {rlock.statistics().recursion}")
+            stage.log(f"gets the lock: recursion = {rlock.statistics().count}")
 
     tasks = [
         asyncio.create_task(descend(1), name="recursive"),

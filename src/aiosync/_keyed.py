@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Generic, TypeVar
 
-from ._lock import Lock
+from ._lock import RLock
 from ._parking import check_timeout
 
 __all__ = ["KeyedLock", "KeyedLockStatistics"]
@@ -23,8 +23,8 @@ class KeyedLockStatistics:
     tasks_waiting: int
 
 
-class _Entry(Lock):
-    """A key's Lock, and how many tasks hold or wait for it (the entry's lifetime)."""
+class _Entry(RLock):
+    """A key's lock, and how many holds and waits it has (the entry's lifetime)."""
 
     __slots__ = ("users",)
 
@@ -36,10 +36,12 @@ class _Entry(Lock):
 class KeyedLock(Generic[K]):
     """Per-key mutual exclusion: ``async with locks[key]`` serialises work per key.
 
-    Guarantees: for each key, the behaviour of a Lock (FIFO, cancellation-safe,
-    ``acquire(timeout=)``); distinct keys never block each other. A key's entry exists only
-    while some task holds or waits for it, so memory returns to its baseline however many
-    distinct keys have been used.
+    Guarantees: for each key, the behaviour of an RLock (FIFO, cancellation-safe,
+    ``acquire(timeout=)``; a key is held by a task, which may take it again and must
+    release it as often, and only the holder may release it: RuntimeError otherwise);
+    distinct keys never block each other. A key's entry exists only while some task holds
+    or waits for it, so memory returns to its baseline however many distinct keys have been
+    used.
     """
 
     __slots__ = ("_entries", "_peak")
@@ -119,10 +121,11 @@ class _KeyLock(Generic[K]):
         return acquired
 
     def release(self) -> None:
-        """Release this key's lock; RuntimeError if it is not locked."""
+        """Release this key's lock; RuntimeError if the calling task does not hold it."""
         entry = self._keyed._entries.get(self._key)
         if entry is None or not entry.locked():
             raise RuntimeError(f"the lock of key {self._key!r} is not acquired")
+        # RuntimeError, with nothing changed, if another task holds the key.
         entry.release()
         self._keyed._leave(self._key, entry)
 

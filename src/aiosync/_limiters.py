@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from asyncio import AbstractEventLoop, TimerHandle, get_running_loop
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -20,12 +21,21 @@ __all__ = [
 ]
 
 
-def _positive_number(name: str, value: object, *, allow_inf: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+def _positive_number(name: str, value: object) -> float:
+    # Any real number (int, float, Fraction, Decimal, numpy scalars); not bool or str.
+    if isinstance(value, bool) or not hasattr(type(value), "__float__"):
         raise TypeError(f"{name} must be a number, not {value!r}")
-    if not value > 0 or math.isnan(value) or (math.isinf(value) and not allow_inf):
+    number = float(value)  # type: ignore[arg-type]
+    if not 0 < number < math.inf:
         raise ValueError(f"{name} must be a positive finite number, not {value!r}")
-    return float(value)
+    return number
+
+
+def _check_hashable(borrower: object) -> None:
+    try:
+        hash(borrower)
+    except TypeError:
+        raise TypeError(f"a borrower must be hashable, not {borrower!r}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +104,10 @@ class CapacityLimiter(ParkingLot):
         """How many tokens are free (0 when more are borrowed than the total allows)."""
         return max(self._total - len(self._borrowers), 0)
 
+    # A waiter's tag is ``(borrower,)``: any hashable, None included, may borrow.
     def _hand_out(self) -> None:
-        while len(self._borrowers) < self._total and (borrower := self._head_tag()) is not None:
+        while len(self._borrowers) < self._total and (tag := self._head_tag()) is not None:
+            (borrower,) = tag
             self._waiting_borrowers.discard(borrower)
             self._borrowers.add(borrower)
             self._wake_one(borrower)
@@ -115,6 +127,7 @@ class CapacityLimiter(ParkingLot):
         """
         if timeout is not None:
             timeout = check_timeout(timeout)
+        _check_hashable(borrower)
         if borrower in self._borrowers or borrower in self._waiting_borrowers:
             raise RuntimeError(f"{borrower!r} already holds or awaits a token of {self!r}")
         if len(self._borrowers) < self._total and self._head_tag() is None:
@@ -123,10 +136,10 @@ class CapacityLimiter(ParkingLot):
         if timeout == 0:
             return False
         self._waiting_borrowers.add(borrower)
-        return await self._park(timeout, borrower) is not TIMED_OUT
+        return await self._park(timeout, (borrower,)) is not TIMED_OUT
 
-    def _departed(self, borrower: Any) -> None:
-        self._waiting_borrowers.discard(borrower)
+    def _departed(self, tag: Any) -> None:
+        self._waiting_borrowers.discard(tag[0])
 
     def release(self) -> None:
         """Return the calling task's token; see ``release_on_behalf_of``."""
@@ -134,6 +147,7 @@ class CapacityLimiter(ParkingLot):
 
     def release_on_behalf_of(self, borrower: Hashable) -> None:
         """Return ``borrower``'s token to the first waiter; RuntimeError if it holds none."""
+        _check_hashable(borrower)
         try:
             self._borrowers.remove(borrower)
         except KeyError:
@@ -216,9 +230,10 @@ class RateLimiter(ParkingLot):
             raise ValueError(f"amount must be > 0 and <= burst ({self._burst:g}), not {amount!r}")
         return float(amount)
 
-    def _slot(self, units: float, now: float) -> float:
-        """When ``units`` more units (after everything queued) may be granted."""
-        return max(self._tat, now) + (units - self._burst) * self._interval
+    def _queued_slot(self, units: float, now: float) -> float:
+        """When ``units`` more units, behind everything queued, are due (as _arm grants)."""
+        tat = max(self._tat, now - self._period)
+        return tat + (self._queued + units - self._burst) * self._interval
 
     async def acquire(self, amount: float = 1, timeout: float | None = None) -> bool:
         """Take ``amount`` units, waiting for their slot in FIFO order; return True.
@@ -230,8 +245,10 @@ class RateLimiter(ParkingLot):
             timeout = check_timeout(timeout)
         loop = get_running_loop()
         now = loop.time()
+        if self._queue:
+            self._arm(loop)  # grant queued requests that fell due, if the timer is late
         if self._head_tag() is None:
-            due = self._slot(units, now)
+            due = max(self._tat, now) + (units - self._burst) * self._interval
             if due <= now:
                 self._tat = max(self._tat, now) + units * self._interval
                 return True
@@ -239,7 +256,7 @@ class RateLimiter(ParkingLot):
                 return False
             # This request will be the head: its timer fires once it is parked.
             self._set_timer(loop, due)
-        elif timeout is not None and self._slot(self._queued + units, now) > now + timeout:
+        elif timeout is not None and self._queued_slot(units, now) > now + timeout:
             return False
         # No timer of its own is needed for the timeout: the schedule grants it in time.
         self._queued += units
@@ -247,7 +264,7 @@ class RateLimiter(ParkingLot):
         return True
 
     def _departed(self, units: Any) -> None:
-        self._queued -= units
+        self._unqueue(units)
         if self._loop is not None and not self._loop.is_closed():
             self._arm(self._loop)  # the next waiter may be due sooner
 
@@ -273,8 +290,12 @@ class RateLimiter(ParkingLot):
                 self._set_timer(loop, due)
                 return
             self._tat = tat + units * self._interval
-            self._queued -= units
             self._wake_one(True)
+            self._unqueue(units)
+
+    def _unqueue(self, units: float) -> None:
+        # Reset to exactly zero when the queue empties: no floating-point residue.
+        self._queued = self._queued - units if self._head_tag() is not None else 0.0
 
     async def __aenter__(self) -> None:
         await self.acquire()
@@ -292,13 +313,13 @@ class RateLimiter(ParkingLot):
         try:
             now = get_running_loop().time()
         except RuntimeError:
-            now = self._tat
-        available = min(self._burst, max(0.0, (now - self._tat) / self._interval + self._burst))
+            now = self._loop.time() if self._loop is not None else time.monotonic()
+        available = min(self._burst, (now - self._tat) / self._interval + self._burst)
         return RateLimiterStatistics(
             self._rate,
             self._period,
             self._burst,
-            available,
+            max(0.0, available),
             self._parked_count(),
             self._queued,
         )

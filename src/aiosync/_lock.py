@@ -113,7 +113,7 @@ class RLockStatistics:
     #: The task that holds the lock.
     owner: asyncio.Task[Any] | None
     #: How many times the owner has acquired it without releasing.
-    recursion: int
+    count: int
     tasks_waiting: int
 
 
@@ -181,7 +181,7 @@ class RLock(Acquirable):
             self._pass_on()
 
     def statistics(self) -> RLockStatistics:
-        """Return a snapshot: owner, recursion count and how many tasks wait."""
+        """Return a snapshot: owner, its count of acquisitions and how many tasks wait."""
         return RLockStatistics(
             self._owner is not None, self._owner, self._count, self._waiting_count()
         )
