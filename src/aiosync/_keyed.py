@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Generic, TypeVar
 
+from ._base import calling_task
 from ._lock import RLock
 from ._parking import check_timeout
 
@@ -125,7 +126,11 @@ class _KeyLock(Generic[K]):
         entry = self._keyed._entries.get(self._key)
         if entry is None or not entry.locked():
             raise RuntimeError(f"the lock of key {self._key!r} is not acquired")
-        # RuntimeError, with nothing changed, if another task holds the key.
+        task = calling_task(self)
+        if entry.statistics().owner is not task:
+            raise RuntimeError(
+                f"{task.get_name()} releases the lock of key {self._key!r}, which it does not hold"
+            )
         entry.release()
         self._keyed._leave(self._key, entry)
 

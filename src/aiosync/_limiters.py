@@ -35,7 +35,7 @@ def _check_hashable(borrower: object) -> None:
     try:
         hash(borrower)
     except TypeError:
-        raise TypeError(f"a borrower must be hashable, not {borrower!r}") from None
+        raise TypeError(f"unhashable borrower {borrower!r}: a borrower must be hashable") from None
 
 
 @dataclass(frozen=True, slots=True)
