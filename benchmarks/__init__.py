@@ -1,0 +1,1 @@
+"""aiosync's benchmark suite: ``python -m benchmarks --help``; see docs/benchmarks.md."""

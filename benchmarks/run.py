@@ -1,0 +1,201 @@
+"""Command line: ``python -m benchmarks`` (or ``python benchmarks/run.py``) from the repo root.
+
+Runs every workload on each event loop, asyncio and aiosync interleaved, and prints a
+markdown table. See ``--help`` and docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+    __package__ = "benchmarks"
+
+from benchmarks import harness, report
+from benchmarks.workloads import WORKLOADS
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+DEFAULT_REPS = 21
+QUICK_REPS = 5
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Benchmark aiosync against asyncio (interleaved, medians, ratio).",
+    )
+    p.add_argument(
+        "-w",
+        "--workload",
+        action="append",
+        metavar="NAME",
+        help="workload(s) to run: names or glob patterns, repeatable or comma-separated "
+        "(default: all; see --list)",
+    )
+    p.add_argument(
+        "-l",
+        "--loop",
+        action="append",
+        choices=["asyncio", "uvloop"],
+        help="event loop(s), repeatable (default: asyncio and uvloop)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smaller sizes and {QUICK_REPS} reps: a smoke test, not for the record",
+    )
+    p.add_argument(
+        "--reps",
+        type=int,
+        help=f"timed repetitions per implementation (default {DEFAULT_REPS}; some "
+        "heavy workloads use fewer unless this is given)",
+    )
+    p.add_argument(
+        "--clock",
+        choices=sorted(harness.CLOCKS),
+        default="wall",
+        help="wall: time.perf_counter (default); cpu: time.thread_time, which does not "
+        "count time this process waits for a CPU (use on a heavily loaded machine)",
+    )
+    p.add_argument(
+        "--gc",
+        action="store_true",
+        help="keep the garbage collector enabled during repetitions (default: paused, as "
+        "timeit does; a full collection runs before every repetition either way)",
+    )
+    p.add_argument("--warmup", type=int, default=1, help="untimed reps each (default 1)")
+    p.add_argument(
+        "--json",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="also write the results as JSON "
+        f"(default path: {RESULTS_DIR.name}/<date>-py<X.Y>.json)",
+    )
+    p.add_argument("--list", action="store_true", help="list the workloads and exit")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead of comparing, profile aiosync's side of the selected workloads "
+        "(cProfile) on the first selected loop",
+    )
+    args = p.parse_args(argv)
+    if args.reps is not None and args.reps < 1:
+        p.error("--reps must be >= 1")
+    return args
+
+
+def _select(patterns: list[str] | None) -> list[harness.Workload]:
+    if not patterns:
+        return list(WORKLOADS)
+    wanted = [pat.strip() for arg in patterns for pat in arg.split(",") if pat.strip()]
+    selected = [w for w in WORKLOADS if any(fnmatch.fnmatch(w.name, pat) for pat in wanted)]
+    unknown = [pat for pat in wanted if not any(fnmatch.fnmatch(w.name, pat) for w in WORKLOADS)]
+    if unknown:
+        names = ", ".join(w.name for w in WORKLOADS)
+        raise SystemExit(f"unknown workload(s) {', '.join(unknown)}; choose from: {names}")
+    return selected
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    if args.list:
+        for w in WORKLOADS:
+            print(f"{w.name:22} {w.summary}")
+        return 0
+    workloads = _select(args.workload)
+    factories, notes = harness.loop_factories(args.loop or ["asyncio", "uvloop"])
+    for note in notes:
+        print(f"NOTE: {note}")
+    if not factories:
+        return 1
+
+    harness.use_clock(args.clock)
+    env = harness.environment()
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if args.profile:
+        from benchmarks.profiling import profile
+
+        factory = next(iter(factories.values()))
+        for w in workloads:
+            print(profile(w, factory, quick=args.quick, reps=args.reps or 3))
+        return 0
+
+    print(
+        f"Python {env['python']} ({env['implementation']}) on {env['platform']}, "
+        f"{env['cpus']} CPUs, load average {env['load_average']}; {env['date']}"
+    )
+    print(
+        f"aiosync {env['aiosync_version']} from {env['aiosync_path']} "
+        f"(git {env['aiosync_revision'] or 'n/a'}, source sha256 {env['aiosync_source_sha256']})"
+    )
+    print("loops: " + "; ".join(harness.loop_version(name) for name in factories))
+    print(
+        f"clock: {args.clock} ({harness.CLOCKS[args.clock].__name__}); garbage collector "
+        f"{'enabled' if args.gc else 'paused'} during repetitions"
+    )
+    started = time.perf_counter()
+    results: list[harness.Result] = []
+    for loop, factory in factories.items():
+        for w in workloads:
+            missing = w.missing()
+            if missing:
+                print(f"NOTE: {w.name} skipped on {loop}: {', '.join(missing)} not available")
+                continue
+            reps = args.reps or (QUICK_REPS if args.quick else (w.reps or DEFAULT_REPS))
+            t0 = time.perf_counter()
+            _log(f"[{loop}] {w.name}: {reps} reps x 2 implementations ...")
+            r = harness.measure(
+                w,
+                loop,
+                factory,
+                quick=args.quick,
+                reps=reps,
+                warmup=args.warmup,
+                keep_gc=args.gc,
+            )
+            results.append(r)
+            _log(f"[{loop}] {w.name}: ratio {r.ratio:.2f} ({time.perf_counter() - t0:.1f} s)")
+
+    print()
+    print(report.markdown_table(python, results))
+    print("\n" + report.verdict(results))
+    scaling = report.scaling_table(results)
+    if scaling:
+        print("\nEvent.set() cost per waiter (should not grow with the number of waiters):\n")
+        print(scaling)
+    env["load_average_end"] = harness.load_average()
+    print(
+        f"\n(total {time.perf_counter() - started:.0f} s{', --quick' if args.quick else ''}; "
+        f"load average at the end {env['load_average_end']})"
+    )
+
+    if args.json is not None:
+        path = (
+            Path(args.json)
+            if args.json
+            else RESULTS_DIR / (time.strftime("%Y%m%d-%H%M%S") + f"-py{python}.json")
+        )
+        settings = {
+            "quick": args.quick,
+            "reps": args.reps,
+            "warmup": args.warmup,
+            "clock": args.clock,
+            "gc_enabled": args.gc,
+        }
+        report.write_json(path, report.to_json(env, settings, results))
+        print(f"JSON written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
