@@ -38,10 +38,6 @@ class BarrierStatistics:
     broken: bool
 
 
-def _index(i: int) -> int:
-    return i
-
-
 class Barrier(ParkingLot):
     """A barrier for a fixed number of parties, as ``asyncio.Barrier``.
 
@@ -104,7 +100,7 @@ class Barrier(ParkingLot):
             if self._count + 1 >= self._parties:
                 self._count = 0
                 self._round += 1
-                self._wake_each(_index)
+                self._wake_numbered()
                 return self._parties - 1
         if timeout == 0:
             self._break(_PARTY_TIMED_OUT)
@@ -112,18 +108,28 @@ class Barrier(ParkingLot):
         self._count += 1
         my_round = self._round
         try:
-            value: Any = await self._park(timeout)
+            if timeout is None:
+                # ParkingLot._park, inlined (see Lock.__aenter__).
+                fut = self._enqueue()
+                try:
+                    value: Any = await fut
+                except BaseException:
+                    self._leave_abnormally(fut)
+                    raise
+                self._woken -= 1
+            else:
+                value = await self._park(timeout)
         except BaseException:
             if self._round == my_round:
                 self._count = self._parked_count()
             raise
+        if value.__class__ is int:
+            return value
         if value is TIMED_OUT:
             self._count = self._parked_count()
             self._break(_PARTY_TIMED_OUT)
             raise BrokenBarrierError("Barrier wait timed out")
-        if isinstance(value, _Broken):
-            raise BrokenBarrierError(value.reason)
-        return int(value)
+        raise BrokenBarrierError(value.reason)
 
     def _break(self, why: _Broken) -> None:
         self._broken = True

@@ -85,34 +85,51 @@ class Condition(ParkingLot):
             timeout = check_timeout(timeout)
         if not self.locked():
             raise RuntimeError("cannot wait on un-acquired lock")
-        # A wrong loop is reported while the caller still holds the lock, as in asyncio.
-        loop = get_running_loop()
-        if loop is not self._loop:
-            self._bind_loop(loop)
+        # Queue (which checks the loop) before releasing, as asyncio does: a wrong loop is
+        # reported while the caller still holds the lock.
+        fut = self._enqueue() if timeout is None else None
+        if fut is None and timeout:
+            loop = get_running_loop()
+            if loop is not self._loop:
+                self._bind_loop(loop)
         self.release()
         try:
             try:
-                if timeout == 0:
+                if fut is not None:
+                    # ParkingLot._park, inlined (see Lock.__aenter__).
+                    try:
+                        await fut
+                    except BaseException:
+                        self._leave_abnormally(fut)
+                        raise
+                    self._woken -= 1
+                    return True
+                if not timeout:
                     return False
                 return await self._park(timeout) is not TIMED_OUT
             finally:
-                # Re-acquire even if cancelled; only CancelledError is retried, so that other
-                # (fatal) errors cannot make us spin.
-                err = None
-                while True:
-                    try:
-                        await self._lock.acquire()
-                        break
-                    except CancelledError as e:
-                        err = e
-                if err is not None:
-                    try:
-                        raise err  # the most recent cancellation, as asyncio does
-                    finally:
-                        err = None  # break the reference cycle
+                lock = self._lock
+                if not (lock.__class__ is Lock and lock._try_acquire()):
+                    await self._reacquire()
         except BaseException:
             self._wake_one(False)
             raise
+
+    async def _reacquire(self) -> None:
+        # Re-acquire even if cancelled; only CancelledError is retried, so that other
+        # (fatal) errors cannot make us spin.
+        err = None
+        while True:
+            try:
+                await self._lock.acquire()
+                break
+            except CancelledError as e:
+                err = e
+        if err is not None:
+            try:
+                raise err  # the most recent cancellation, as asyncio does
+            finally:
+                err = None  # break the reference cycle
 
     async def wait_for(self, predicate: Callable[[], T], timeout: float | None = None) -> T:
         """Wait until ``predicate()`` is true and return its last value.

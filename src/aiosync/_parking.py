@@ -285,13 +285,13 @@ class ParkingLot:
         self._woken += woken
         return woken
 
-    def _wake_each(self, value_for: Callable[[int], Any]) -> int:
-        """Wake every parked waiter, the i-th (FIFO) with ``value_for(i)``; return the count."""
+    def _wake_numbered(self) -> int:
+        """Wake every parked waiter, the i-th in FIFO order with ``i``; return the count."""
         queue = self._queue
         woken = 0
         for fut in queue:
             if not fut.done():
-                fut.set_result(value_for(woken))
+                fut.set_result(woken)
                 woken += 1
         queue.clear()
         if self._tags:

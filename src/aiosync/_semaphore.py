@@ -61,7 +61,16 @@ class Semaphore(Acquirable):
     # ``async with`` is the hottest path: _try_acquire and release, inlined.
     async def __aenter__(self) -> None:
         if self._value == 0 or self._woken or (self._queue and self._has_waiters()):
-            await self._park()
+            # ParkingLot._park, inlined (see Lock.__aenter__).
+            fut = self._enqueue()
+            try:
+                await fut
+            except BaseException:
+                self._leave_abnormally(fut)
+                raise
+            self._woken -= 1
+            if self._value:
+                self._hand_out()
         else:
             self._value -= 1
 
@@ -80,8 +89,7 @@ class Semaphore(Acquirable):
         self._hand_out()
 
     def _hand_out(self) -> None:
-        while self._value > 0 and self._wake_one(True):
-            self._value -= 1
+        self._value -= self._wake(self._value, True)
 
     def release(self) -> None:
         """Return a permit, handing it to the first waiter if there is one."""
