@@ -1,31 +1,41 @@
 """The one waiter mechanism every aiosync primitive is built on.
 
 A :class:`ParkingLot` is a FIFO queue of parked waiters. A primitive decides *when* a
-waiter may proceed; the lot only parks, wakes and forgets waiters, with these guarantees:
+waiter may proceed; the lot parks, wakes and forgets waiters, with these guarantees:
 
 * **FIFO.** Waiters are woken in the order they parked; a waiter that was cancelled or
   timed out is skipped, never woken.
 * **O(1)** park, wake-next and leave (cancellation or timeout). A waiter that leaves is not
   searched for: it stays in the queue as a dead entry, is skipped when it reaches the front,
   and the queue is compacted once dead entries outnumber live ones, so an abandoned waiter
-  costs amortised O(1) time and the queue never grows past twice its live size.
-* **A woken waiter is accounted for until it resumes.** ``woken`` counts waiters that were
-  woken but have not run yet; a primitive uses it to keep asyncio's rule that a newcomer
-  never overtakes a waiter already on its way. If a woken waiter is cancelled before it
-  resumes, the lot calls the primitive's ``_abandoned`` hook with the value it was woken
-  with, so the primitive can pass the grant on: nothing is lost.
+  costs amortised O(1) time and the queue never grows past about twice its live size.
+* **A woken waiter is accounted for until it resumes.** ``_woken`` counts waiters that were
+  woken (and so handed whatever the primitive granted) but have not run yet; a primitive
+  uses it to keep asyncio's rule that a newcomer never overtakes a waiter on its way.
+* **Nothing is lost to cancellation.** The lot tells the primitive, through hooks, what
+  became of each waiter: ``_resumed(value)`` when a woken waiter runs, ``_abandoned(value)``
+  when a woken waiter is cancelled before it runs (so the grant can be passed on), and
+  ``_departed(tag)`` when a parked waiter leaves unwoken (cancelled or timed out).
+* **Tags.** A waiter may carry a tag (a RWLock request's mode, a RateLimiter request's
+  amount); ``_head_tag()`` shows the first live waiter's, so a primitive can decide whom to
+  wake before waking.
 * **No timer unless asked.** A waiter with a timeout gets one ``call_later`` handle, which
-  is cancelled as soon as the waiter resumes. A waiter that times out leaves the queue
-  at once and was never granted anything.
+  is cancelled as soon as the waiter resumes. A waiter that times out leaves the queue at
+  once and was never granted anything.
 * **Loop binding as in asyncio.** A lot binds to the running loop the first time a waiter
-  parks; parking from another loop raises ``RuntimeError``. A lot is never bound by
-  primitives that are used without contention.
+  parks; parking from another loop raises ``RuntimeError``. A primitive used without
+  contention is never bound.
 
-Waiters are ``asyncio.Future`` objects of the waiting task's loop. The lot only ever calls
-``done()``, ``cancelled()`` and ``set_result()`` on them, and only from the loop that owns
-them; a waiter that lives on another loop or in a plain thread can therefore be any object
-offering those three methods (wrapping ``loop.call_soon_threadsafe`` or a
-``threading.Lock``), without changing the primitives.
+``_park()`` is the whole protocol in one coroutine. The hottest untimed paths (``async with
+lock``, ``Event.wait()``, ...) inline it as ``fut = self._enqueue(); await fut`` with
+``_leave_abnormally(fut)`` on an exception and ``self._woken -= 1`` after, so that a
+blocked task holds no coroutine frame beyond what asyncio's own primitives hold.
+
+Waiters are ``asyncio.Future`` objects of the waiting task's loop. The lot only calls
+``done()``, ``cancelled()``, ``set_result()``, ``result()`` and ``cancel()`` on them, so a
+waiter living on another loop or in a plain thread can be any object offering those
+(wrapping ``loop.call_soon_threadsafe`` or a ``threading.Lock``) without changing the
+primitives' rules.
 """
 
 from __future__ import annotations
@@ -34,9 +44,9 @@ import math
 from asyncio import AbstractEventLoop, Future, get_running_loop
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
-__all__ = ["TIMED_OUT", "ParkingLot", "Waiter", "check_timeout"]
+__all__ = ["TIMED_OUT", "ParkingLot", "check_timeout"]
 
 
 class _TimedOut:
@@ -47,19 +57,11 @@ class _TimedOut:
 
 
 TIMED_OUT: Final = _TimedOut()
-"""What :meth:`ParkingLot.park` returns when the waiter's timeout expired first."""
+"""What :meth:`ParkingLot._park` returns when the waiter's timeout expired first."""
 
 # Compaction only pays off once a queue has some size; below this, dead entries are just
 # skipped when they reach the front.
 _COMPACT_MIN = 32
-
-
-class Waiter(Protocol):
-    """What the lot needs of a parked waiter (``asyncio.Future`` provides it)."""
-
-    def done(self) -> bool: ...
-    def cancelled(self) -> bool: ...
-    def set_result(self, result: Any, /) -> None: ...
 
 
 def check_timeout(timeout: object) -> float:
