@@ -9,7 +9,7 @@ from typing import Any
 
 from ._parking import TIMED_OUT, ParkingLot, check_timeout
 
-__all__ = ["Acquirable", "calling_task", "describe"]
+__all__ = ["Acquirable", "AcquireContext", "calling_task", "describe"]
 
 if sys.version_info >= (3, 12):
     from asyncio import current_task as _current_task
@@ -43,6 +43,29 @@ def describe(obj: object, state: str, waiting: int) -> str:
     cls = type(obj)
     extra = f"{state}, waiters:{waiting}" if waiting else state
     return f"<{cls.__module__}.{cls.__qualname__} object at {id(obj):#x} [{extra}]>"
+
+
+class AcquireContext:
+    """``async with x`` as ``await x.acquire()`` ... ``x.release()``, giving None."""
+
+    __slots__ = ()
+
+    async def acquire(self, timeout: float | None = None) -> bool:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
 
 
 class Acquirable(ParkingLot):

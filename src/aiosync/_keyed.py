@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Generic, TypeVar
 
-from ._base import calling_task
+from ._base import AcquireContext, calling_task
 from ._lock import RLock
 from ._parking import check_timeout
 
@@ -91,7 +90,7 @@ class KeyedLock(Generic[K]):
         )
 
 
-class _KeyLock(Generic[K]):
+class _KeyLock(AcquireContext, Generic[K]):
     """The lock of one key of a KeyedLock (what ``locks[key]`` returns)."""
 
     __slots__ = ("_key", "_keyed")
@@ -138,14 +137,3 @@ class _KeyLock(Generic[K]):
         """True if some task holds this key's lock."""
         entry = self._keyed._entries.get(self._key)
         return entry is not None and entry.locked()
-
-    async def __aenter__(self) -> None:
-        await self.acquire()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from ._base import calling_task, describe
+from ._base import AcquireContext, calling_task, describe
 from ._parking import TIMED_OUT, ParkingLot, check_timeout
 
 __all__ = [
@@ -46,7 +46,7 @@ class CapacityLimiterStatistics:
     tasks_waiting: int
 
 
-class CapacityLimiter(ParkingLot):
+class CapacityLimiter(AcquireContext, ParkingLot):
     """At most ``total_tokens`` borrowers at once; each borrower holds one token.
 
     A borrower is the calling task (``acquire()``, ``async with``), or any hashable object
@@ -153,17 +153,6 @@ class CapacityLimiter(ParkingLot):
         except KeyError:
             raise RuntimeError(f"{borrower!r} holds no token of {self!r}") from None
         self._hand_out()
-
-    async def __aenter__(self) -> None:
-        await self.acquire()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
 
     def statistics(self) -> CapacityLimiterStatistics:
         """Return a snapshot: tokens borrowed and total, borrowers, tasks waiting."""

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Final
 
-from ._base import calling_task, describe
+from ._base import AcquireContext, calling_task, describe
 from ._parking import TIMED_OUT, ParkingLot, check_timeout
 
 __all__ = ["RWLock", "RWLockStatistics"]
@@ -167,7 +166,7 @@ class RWLock(ParkingLot):
         )
 
 
-class _Side:
+class _Side(AcquireContext):
     """One mode of a RWLock, with the acquire/release API of a lock."""
 
     __slots__ = ("_mode", "_rwlock")
@@ -195,14 +194,3 @@ class _Side:
         if self._mode is _READ:
             return bool(self._rwlock._readers)
         return self._rwlock._writer is not None
-
-    async def __aenter__(self) -> None:
-        await self._rwlock._acquire(self._mode, None)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._rwlock._release(self._mode)
