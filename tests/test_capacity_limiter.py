@@ -8,79 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 import aiosync
-
-T = TypeVar("T")
-
-
-class FakeClockLoop(asyncio.SelectorEventLoop):
-    """A selector loop whose clock jumps to the next timer whenever nothing is ready."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.now = 0.0
-
-    def time(self) -> float:
-        return self.now
-
-    def _run_once(self) -> None:
-        if not self._ready:  # type: ignore[attr-defined]
-            whens = [h.when() for h in self._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
-            if not whens:
-                raise RuntimeError("stalled: nothing runnable and no timer pending")
-            self.now = max(self.now, min(whens))
-        super()._run_once()  # type: ignore[misc]
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    loop = FakeClockLoop()
-    try:
-        return loop.run_until_complete(coro)
-    finally:
-        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-        for t in pending:
-            t.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.close()
-
-
-def now() -> float:
-    return asyncio.get_running_loop().time()
-
-
-def live_timers() -> list[asyncio.TimerHandle]:
-    loop = asyncio.get_running_loop()
-    return [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
-
-
-async def settle(n: int = 5) -> None:
-    for _ in range(n):
-        await asyncio.sleep(0)
-
-
-def no_block(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to its end in one step; fail if it suspends (i.e. would block)."""
-    try:
-        coro.send(None)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-    coro.close()
-    raise AssertionError("the call suspended instead of returning at once")
-
-
-async def fire_due_timers_only(until: float) -> None:
-    """Move the fake clock to ``until`` and fire the timers due by then, returning to the
-    caller before the tasks those timers woke have run."""
-    loop = asyncio.get_running_loop()
-    loop.now = until  # type: ignore[attr-defined]
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
+from _clock import fire_due_timers_only, live_timers, no_block, now, run, settle
 
 
 def stats_of(limiter: aiosync.CapacityLimiter) -> tuple[int, float, int]:
