@@ -1,13 +1,16 @@
 """The shared benchmark harness: event loops, interleaved repetitions, medians.
 
-A workload is an ``async def`` taking the module under test (``asyncio`` or ``aiosync``)
-plus its size parameters. It builds its primitives from that module (``mod.Lock()``), so
-the code run for both implementations is identical, times the section it is about with
-``clock()`` (``time.perf_counter`` unless ``--clock cpu``; or measures memory), and
-returns a :class:`Sample`.
+A workload is an ``async def`` taking the implementation under test plus its size
+parameters. For the core suite that is a module (``asyncio`` or ``aiosync``), and the
+workload builds its primitives from it (``mod.Lock()``); for the peer suite
+(benchmarks/peers.py) it is an adapter whose factories return a library's own objects
+(``impl.rwlock()``). Either way the code run for every implementation is identical. The
+workload times the section it is about with ``clock()`` (``time.perf_counter`` unless
+``--clock cpu``; or measures memory), and returns a :class:`Sample`.
 
 :func:`measure` runs a workload ``warmup + reps`` times for each implementation, strictly
-alternating (asyncio, aiosync, asyncio, aiosync, ...) in this one process. Every
+alternating (asyncio, aiosync, asyncio, aiosync, ...; with two peers, peer 1, peer 2,
+aiosync, ...) in this one process. Every
 repetition gets a fresh event loop and fresh primitives, and the garbage collector is run
 before each one and paused while it runs, as ``timeit`` does (``keep_gc`` leaves it on).
 With it on, a full collection over the 10k-100k parked tasks of the waiter workloads
@@ -26,7 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -36,6 +39,18 @@ import aiosync
 
 IMPLEMENTATIONS: tuple[ModuleType, ...] = (asyncio, aiosync)
 """Baseline first: it runs first in every interleaved pair."""
+
+CANDIDATE = "aiosync"
+"""The implementation every ratio is about: aiosync / baseline."""
+
+Impl = tuple[str, Any]
+"""An implementation under test: its name in the tables and what the workload receives."""
+
+
+def default_impls() -> list[Impl]:
+    """The core suite's implementations: the modules, asyncio first."""
+    return [(mod.__name__, mod) for mod in IMPLEMENTATIONS]
+
 
 PyVersion = tuple[int, int]
 
@@ -64,10 +79,15 @@ def use_clock(name: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """What one repetition measured: ``value`` (seconds or bytes) over ``ops`` operations."""
+    """What one repetition measured: ``value`` (seconds or bytes) over ``ops`` operations.
+
+    ``extra`` holds further per-repetition measurements a workload reports beside its
+    value (the rate limiter's accuracy figures), collected into :attr:`Stats.extras`.
+    """
 
     value: float
     ops: int
+    extra: Mapping[str, float] | None = None
 
 
 class Arrivals:
@@ -145,6 +165,11 @@ class Workload:
     kind: str = "time"  # "time" (seconds) or "memory" (bytes)
     requires: tuple[str, ...] = ()  # attributes both modules must have
     reps: int | None = None  # overrides the default repetition count
+    # Peer workloads: the names of the peers (benchmarks/peers.py) aiosync is compared
+    # with; empty for the core suite, which compares with asyncio.
+    peers: tuple[str, ...] = ()
+    # Met only when the ratio is strictly below the target (the peers' "faster than").
+    strict: bool = False
 
     def missing(self) -> list[str]:
         """The required attributes some implementation lacks (e.g. Barrier on 3.10)."""
@@ -193,7 +218,7 @@ def loop_version(name: str) -> str:
 
 def run_once(
     workload: Workload,
-    mod: ModuleType,
+    mod: Any,
     factory: LoopFactory,
     params: Mapping[str, int],
     keep_gc: bool = False,
@@ -221,12 +246,14 @@ def interleaved(
     reps: int,
     warmup: int,
     keep_gc: bool,
-) -> Iterator[tuple[ModuleType, Sample | None]]:
-    """Yield (implementation, sample) alternating A B A B ...; warm-up samples are None."""
+    impls: Sequence[Impl] | None = None,
+) -> Iterator[tuple[str, Sample | None]]:
+    """Yield (implementation name, sample) alternating A B A B ... (A B C A B C ... for
+    three implementations); warm-up samples are None."""
     for i in range(warmup + reps):
-        for mod in IMPLEMENTATIONS:
-            sample = run_once(workload, mod, factory, params, keep_gc)
-            yield mod, (sample if i >= warmup else None)
+        for name, impl in impls or default_impls():
+            sample = run_once(workload, impl, factory, params, keep_gc)
+            yield name, (sample if i >= warmup else None)
 
 
 @dataclass
@@ -236,6 +263,7 @@ class Stats:
     per_op: list[float] = field(default_factory=list)
     totals: list[float] = field(default_factory=list)
     ops: int = 0
+    extras: dict[str, list[float]] = field(default_factory=dict)  # Sample.extra, per rep
 
     @property
     def median(self) -> float:
@@ -261,21 +289,34 @@ class Result:
     params: Mapping[str, int]
     stats: dict[str, Stats]
     target: float | None
+    baseline: str = "asyncio"  # what aiosync is compared with: asyncio, or a peer
 
     @property
     def ratio(self) -> float:
-        """Ratio of medians, aiosync / asyncio: lower is better."""
-        return self.stats["aiosync"].median / self.stats["asyncio"].median
+        """Ratio of medians, aiosync / baseline: lower is better."""
+        return self.stats[CANDIDATE].median / self.stats[self.baseline].median
 
     @property
     def paired_ratio(self) -> float:
-        """Median of the per-pair ratios (each aiosync rep over the asyncio rep before it)."""
-        a, b = self.stats["asyncio"].per_op, self.stats["aiosync"].per_op
+        """Median of the per-pair ratios (each aiosync rep over the baseline rep of the
+        same round, which ran before it)."""
+        a, b = self.stats[self.baseline].per_op, self.stats[CANDIDATE].per_op
         return statistics.median(y / x for x, y in zip(a, b, strict=True))
 
     @property
     def met(self) -> bool | None:
-        return None if self.target is None else self.ratio <= self.target
+        if self.target is None:
+            return None
+        return self.ratio < self.target if self.workload.strict else self.ratio <= self.target
+
+    def per_baseline(self) -> list[Result]:
+        """One result per implementation other than aiosync, sharing this run's samples
+        (a run that interleaved two peers with aiosync gives two rows)."""
+        return [
+            Result(self.workload, self.loop, self.params, self.stats, self.target, name)
+            for name in self.stats
+            if name != CANDIDATE
+        ]
 
 
 def measure(
@@ -287,17 +328,25 @@ def measure(
     reps: int,
     warmup: int,
     keep_gc: bool = False,
+    impls: Sequence[Impl] | None = None,
 ) -> Result:
+    """Run ``workload`` interleaved over ``impls`` (default: asyncio, aiosync), the
+    baseline(s) first and aiosync last in every round. The result's ratio is against the
+    first implementation; :meth:`Result.per_baseline` gives one result per baseline."""
+    impls = list(impls or default_impls())
     params = workload.quick_params if quick else workload.params
-    stats = {mod.__name__: Stats() for mod in IMPLEMENTATIONS}
-    for mod, sample in interleaved(workload, factory, params, reps, warmup, keep_gc):
+    stats = {name: Stats() for name, _ in impls}
+    for name, sample in interleaved(workload, factory, params, reps, warmup, keep_gc, impls):
         if sample is None:
             continue
-        s = stats[mod.__name__]
+        s = stats[name]
         s.totals.append(sample.value)
         s.per_op.append(sample.value / sample.ops)
         s.ops = sample.ops
-    return Result(workload, loop, params, stats, workload.target(sys.version_info[:2]))
+        for key, value in (sample.extra or {}).items():
+            s.extras.setdefault(key, []).append(value)
+    target = workload.target(sys.version_info[:2])
+    return Result(workload, loop, params, stats, target, impls[0][0])
 
 
 def _source_revision(path: str) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import cProfile
 import io
 import pstats
+from typing import Any
 
 import aiosync
 
@@ -17,14 +18,22 @@ from .harness import LoopFactory, Workload, run_once
 
 
 def profile(
-    workload: Workload, factory: LoopFactory, *, quick: bool, reps: int, limit: int = 25
+    workload: Workload,
+    factory: LoopFactory,
+    *,
+    quick: bool,
+    reps: int,
+    limit: int = 25,
+    impl: Any = None,
 ) -> str:
+    """Profile ``impl``: the aiosync module, or aiosync's adapter for a peer workload."""
+    impl = aiosync if impl is None else impl
     params = workload.quick_params if quick else workload.params
-    run_once(workload, aiosync, factory, params)  # warm-up, not profiled
+    run_once(workload, impl, factory, params)  # warm-up, not profiled
     profiler = cProfile.Profile()
     for _ in range(reps):
         profiler.enable()
-        run_once(workload, aiosync, factory, params)
+        run_once(workload, impl, factory, params)
         profiler.disable()
     out = io.StringIO()
     out.write(f"== {workload.name} ({reps} reps, {dict(params)}): all functions by tottime\n")

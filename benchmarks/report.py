@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .harness import Result, Stats
+from .harness import CANDIDATE, Result, Stats
 
 
 def _time(seconds: float) -> str:
@@ -37,8 +38,15 @@ def _met(result: Result) -> str:
 
 
 def _noise(result: Result) -> str:
-    worst = max(s.iqr_pct for s in result.stats.values())
+    """The larger IQR of the two implementations the row compares."""
+    worst = max(result.stats[name].iqr_pct for name in (result.baseline, CANDIDATE))
     return "—" if math.isnan(worst) else f"{worst:.0f}%"
+
+
+def _target(result: Result) -> str:
+    if result.target is None:
+        return "—"
+    return f"{'<' if result.workload.strict else '≤'} {result.target:g}"
 
 
 def markdown_table(python: str, results: Sequence[Result]) -> str:
@@ -50,16 +58,72 @@ def markdown_table(python: str, results: Sequence[Result]) -> str:
     rows = [
         f"| {python} | {r.loop} | `{r.workload.name}` | {_cell(r, r.stats['asyncio'])} "
         f"| {_cell(r, r.stats['aiosync'])} | **{r.ratio:.2f}** "
-        f"| {'—' if r.target is None else f'≤ {r.target:g}'} | {_met(r)} "
+        f"| {_target(r)} | {_met(r)} "
         f"| {r.paired_ratio:.2f} | {_noise(r)} |"
         for r in results
     ]
     return "\n".join([*header, *rows])
 
 
+def peer_table(python: str, results: Sequence[Result]) -> str:
+    """The peer suite's table: one row per (loop, workload, peer), ratio aiosync / peer."""
+    header = (
+        "| Python | loop | workload | peer | peer median | aiosync median | ratio | target "
+        "| met? | paired ratio | IQR |",
+        "|---|---|---|---|---:|---:|---:|---:|:---:|---:|---:|",
+    )
+    rows = [
+        f"| {python} | {r.loop} | `{r.workload.name}` | `{r.baseline}` "
+        f"| {_cell(r, r.stats[r.baseline])} | {_cell(r, r.stats[CANDIDATE])} "
+        f"| **{r.ratio:.2f}** | {_target(r)} | {_met(r)} "
+        f"| {r.paired_ratio:.2f} | {_noise(r)} |"
+        for r in results
+    ]
+    return "\n".join([*header, *rows])
+
+
+def _rate_rows(result: Result) -> list[tuple[str, Stats]]:
+    return [(name, s) for name, s in result.stats.items() if "bound" in s.extras]
+
+
+def accuracy_table(python: str, results: Sequence[Result]) -> str:
+    """For the contended rate-limiter workload: how much each limiter granted against the
+    exact bound of its run, and its busiest window against the burst (medians over the
+    repetitions, with the worst repetition in parentheses)."""
+    lines = [
+        "| Python | loop | implementation | units | run: median (max) | shortest possible "
+        "| exact bound | granted / bound: median (min) | peak window excess: median (max) "
+        "| burst | CPU per unit |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    seen: set[tuple[str, str, str]] = set()
+    for r in results:
+        for name, s in _rate_rows(r):
+            if (r.loop, r.workload.name, name) in seen:
+                continue
+            seen.add((r.loop, r.workload.name, name))
+            x = s.extras
+            share = [g / b for g, b in zip(x["granted"], x["bound"], strict=True)]
+            cpu = [c / g for c, g in zip(x["cpu"], x["granted"], strict=True)]
+            lines.append(
+                f"| {python} | {r.loop} | `{name}` | {statistics.median(x['granted']):,.0f} "
+                f"| {_time(statistics.median(x['run']))} ({_time(max(x['run']))}) "
+                f"| {_time(statistics.median(x['shortest']))} "
+                f"| {statistics.median(x['bound']):,.0f} "
+                f"| {100 * statistics.median(share):.1f}% ({100 * min(share):.1f}%) "
+                f"| {statistics.median(x['peak_excess']):.2f} ({max(x['peak_excess']):.2f}) "
+                f"| {statistics.median(x['burst']):g} | {_time(statistics.median(cpu))} |"
+            )
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def _label(r: Result) -> str:
+    return f"{r.workload.name} vs {r.baseline}" if r.workload.peers else r.workload.name
+
+
 def verdict(results: Sequence[Result]) -> str:
     judged = [r for r in results if r.met is not None]
-    missed = [f"{r.workload.name} ({r.loop}, {r.ratio:.2f})" for r in judged if not r.met]
+    missed = [f"{_label(r)} ({r.loop}, {r.ratio:.2f})" for r in judged if not r.met]
     line = f"Targets met: {len(judged) - len(missed)} of {len(judged)}."
     return line + (f" Missed: {', '.join(missed)}." if missed else "")
 
@@ -94,6 +158,7 @@ def to_json(env: dict[str, Any], settings: dict[str, Any], results: Sequence[Res
                     "kind": r.workload.kind,
                     "op": r.workload.op,
                     "params": dict(r.params),
+                    "baseline": r.baseline,
                     "ratio_of_medians": r.ratio,
                     "paired_ratio_median": r.paired_ratio,
                     "target": r.target,
@@ -105,6 +170,7 @@ def to_json(env: dict[str, Any], settings: dict[str, Any], results: Sequence[Res
                             "median_total": s.median_total,
                             "iqr_pct": None if math.isnan(s.iqr_pct) else s.iqr_pct,
                             "per_op": s.per_op,
+                            **({"extras": s.extras} if s.extras else {}),
                         }
                         for name, s in r.stats.items()
                     },

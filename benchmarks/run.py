@@ -1,7 +1,8 @@
 """Command line: ``python -m benchmarks`` (or ``python benchmarks/run.py``) from the repo root.
 
 Runs every workload on each event loop, asyncio and aiosync interleaved, and prints a
-markdown table. See ``--help`` and docs/benchmarks.md.
+markdown table; with ``--peers``, the peer workloads instead, each peer and aiosync
+interleaved. See ``--help`` and docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
     __package__ = "benchmarks"
 
-from benchmarks import harness, report
+from benchmarks import harness, peers, report
+from benchmarks.peer_workloads import PEER_WORKLOADS
 from benchmarks.workloads import WORKLOADS
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -27,7 +29,14 @@ QUICK_REPS = 5
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Benchmark aiosync against asyncio (interleaved, medians, ratio).",
+        description="Benchmark aiosync against asyncio (interleaved, medians, ratio); "
+        "with --peers, its newer primitives against aiorwlock, aiolimiter, anyio and aiologic.",
+    )
+    p.add_argument(
+        "--peers",
+        action="store_true",
+        help="run the peer workloads instead (RWLock, RateLimiter, CapacityLimiter, RLock "
+        "against the packages people use for them); -w and --list then apply to those",
     )
     p.add_argument(
         "-w",
@@ -90,15 +99,20 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _select(patterns: list[str] | None) -> list[harness.Workload]:
+def _select(
+    patterns: list[str] | None, group: list[harness.Workload], other: list[harness.Workload]
+) -> list[harness.Workload]:
     if not patterns:
-        return list(WORKLOADS)
+        return list(group)
     wanted = [pat.strip() for arg in patterns for pat in arg.split(",") if pat.strip()]
-    selected = [w for w in WORKLOADS if any(fnmatch.fnmatch(w.name, pat) for pat in wanted)]
-    unknown = [pat for pat in wanted if not any(fnmatch.fnmatch(w.name, pat) for w in WORKLOADS)]
+    selected = [w for w in group if any(fnmatch.fnmatch(w.name, pat) for pat in wanted)]
+    unknown = [pat for pat in wanted if not any(fnmatch.fnmatch(w.name, pat) for w in group)]
     if unknown:
-        names = ", ".join(w.name for w in WORKLOADS)
-        raise SystemExit(f"unknown workload(s) {', '.join(unknown)}; choose from: {names}")
+        names = ", ".join(w.name for w in group)
+        msg = f"unknown workload(s) {', '.join(unknown)}; choose from: {names}"
+        if any(fnmatch.fnmatch(w.name, pat) for w in other for pat in unknown):
+            msg += " (the others are in the other group: add or drop --peers)"
+        raise SystemExit(msg)
     return selected
 
 
@@ -108,13 +122,17 @@ def _log(msg: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    group, other = (PEER_WORKLOADS, WORKLOADS) if args.peers else (WORKLOADS, PEER_WORKLOADS)
     if args.list:
-        for w in WORKLOADS:
-            print(f"{w.name:22} {w.summary}")
+        width = max(22, *(len(w.name) + 1 for w in group))
+        for w in group:
+            vs = f" (vs {', '.join(w.peers)})" if w.peers else ""
+            print(f"{w.name:{width}} {w.summary}{vs}")
         return 0
-    workloads = _select(args.workload)
+    workloads = _select(args.workload, group, other)
     factories, notes = harness.loop_factories(args.loop or ["asyncio", "uvloop"])
-    for note in notes:
+    loaded, peer_notes = peers.load(p for w in workloads for p in w.peers)
+    for note in notes + peer_notes:
         print(f"NOTE: {note}")
     if not factories:
         return 1
@@ -127,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
 
         factory = next(iter(factories.values()))
         for w in workloads:
-            print(profile(w, factory, quick=args.quick, reps=args.reps or 3))
+            impl = peers.AIOSYNC if w.peers else None
+            print(profile(w, factory, quick=args.quick, reps=args.reps or 3, impl=impl))
         return 0
 
     print(
@@ -139,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         f"(git {env['aiosync_revision'] or 'n/a'}, source sha256 {env['aiosync_source_sha256']})"
     )
     print("loops: " + "; ".join(harness.loop_version(name) for name in factories))
+    if args.peers:
+        env["peers"] = peers.versions(loaded)
+        env["peer_settings"] = peers.settings_notes(loaded)
+        print("peers: " + "; ".join(f"{n} ({v})" for n, v in env["peers"].items()))
+        for note in env["peer_settings"]:
+            print(f"peer setting: {note}")
     print(
         f"clock: {args.clock} ({harness.CLOCKS[args.clock].__name__}); garbage collector "
         f"{'enabled' if args.gc else 'paused'} during repetitions"
@@ -151,9 +176,13 @@ def main(argv: list[str] | None = None) -> int:
             if missing:
                 print(f"NOTE: {w.name} skipped on {loop}: {', '.join(missing)} not available")
                 continue
+            impls = peers.impls_for(w.peers, loaded) if w.peers else harness.default_impls()
+            if not impls:
+                print(f"NOTE: {w.name} skipped on {loop}: none of its peers is importable")
+                continue
             reps = args.reps or (QUICK_REPS if args.quick else (w.reps or DEFAULT_REPS))
             t0 = time.perf_counter()
-            _log(f"[{loop}] {w.name}: {reps} reps x 2 implementations ...")
+            _log(f"[{loop}] {w.name}: {reps} reps x {len(impls)} implementations ...")
             r = harness.measure(
                 w,
                 loop,
@@ -162,13 +191,28 @@ def main(argv: list[str] | None = None) -> int:
                 reps=reps,
                 warmup=args.warmup,
                 keep_gc=args.gc,
+                impls=impls,
             )
-            results.append(r)
-            _log(f"[{loop}] {w.name}: ratio {r.ratio:.2f} ({time.perf_counter() - t0:.1f} s)")
+            rows = r.per_baseline()
+            results.extend(rows)
+            ratios = ", ".join(
+                f"{row.ratio:.2f}" + (f" vs {row.baseline}" if w.peers else "") for row in rows
+            )
+            _log(f"[{loop}] {w.name}: ratio {ratios} ({time.perf_counter() - t0:.1f} s)")
 
     print()
-    print(report.markdown_table(python, results))
+    if args.peers:
+        print(report.peer_table(python, results))
+    else:
+        print(report.markdown_table(python, results))
     print("\n" + report.verdict(results))
+    accuracy = report.accuracy_table(python, results)
+    if accuracy:
+        print(
+            "\nRate limiter accuracy (units granted against the exact bound of the run; "
+            "busiest window against the burst):\n"
+        )
+        print(accuracy)
     scaling = report.scaling_table(results)
     if scaling:
         print("\nEvent.set() cost per waiter (should not grow with the number of waiters):\n")
@@ -183,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         path = (
             Path(args.json)
             if args.json
-            else RESULTS_DIR / (time.strftime("%Y%m%d-%H%M%S") + f"-py{python}.json")
+            else RESULTS_DIR
+            / (time.strftime("%Y%m%d-%H%M%S") + f"-py{python}{'-peers' if args.peers else ''}.json")
         )
         settings = {
             "quick": args.quick,
@@ -191,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             "warmup": args.warmup,
             "clock": args.clock,
             "gc_enabled": args.gc,
+            "peers": args.peers,
         }
         report.write_json(path, report.to_json(env, settings, results))
         print(f"JSON written to {path}")
