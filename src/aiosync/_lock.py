@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from ._base import Acquirable, calling_task, describe
+from ._base import Acquirable, calling_task, describe, running_task
 
 __all__ = ["Lock", "LockStatistics", "RLock", "RLockStatistics"]
 
@@ -131,38 +131,69 @@ class RLock(Acquirable):
       ``acquire(timeout=)`` returns False on timeout, with nothing held.
     """
 
-    __slots__ = ("_count", "_owner")
+    __slots__ = ("_count", "_home", "_owner")
 
     def __init__(self) -> None:
         super().__init__()
         self._owner: asyncio.Task[Any] | None = None
         self._count = 0
+        # The loop of the last task that called in: where to look the caller up cheaply.
+        self._home: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
-        state = (
-            f"locked by {self._owner.get_name()}, count:{self._count}"
-            if self._owner
-            else "unlocked"
-        )
+        owner = self._owner
+        state = f"locked by {owner.get_name()}, count:{self._count}" if owner else "unlocked"
         return describe(self, state, self._waiting_count())
 
     def locked(self) -> bool:
         """Return True if some task holds the lock."""
         return self._owner is not None
 
-    def _try_acquire(self) -> bool:
+    def _caller(self) -> asyncio.Task[Any]:
+        if self._home is not None and (task := running_task(self._home)) is not None:
+            return task
         task = calling_task(self)
+        self._home = task.get_loop()
+        return task
+
+    # The hottest path, ``async with``, inlines _caller, _try_acquire and release.
+    async def __aenter__(self) -> None:
+        task = running_task(self._home) if self._home is not None else None
+        if task is None:
+            task = self._caller()
+        owner = self._owner
+        if owner is task:
+            self._count += 1
+        elif owner is None and not self._woken and not (self._queue and self._has_waiters()):
+            self._owner = task
+            self._count = 1
+        else:
+            await self._park()
+
+    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
+        task = running_task(self._home) if self._home is not None else None
+        if task is None or task is not self._owner:
+            self.release()  # the slow path, with its checks and messages
+            return
+        self._count -= 1
+        if not self._count:
+            self._owner = None
+            if self._queue:
+                self._pass_on()
+
+    def _try_acquire(self) -> bool:
+        task = self._caller()
         if self._owner is task:
             self._count += 1
             return True
-        if self._owner is not None or self._has_waiters():
+        if self._owner is not None or self._woken or (self._queue and self._has_waiters()):
             return False
         self._owner = task
         self._count = 1
         return True
 
     def _resumed(self, value: object) -> None:
-        self._owner = calling_task(self)
+        self._owner = self._caller()
         self._count = 1
 
     def _abandoned(self, value: object) -> None:
@@ -170,7 +201,7 @@ class RLock(Acquirable):
 
     def release(self) -> None:
         """Release one level of ownership; RuntimeError if the calling task does not own it."""
-        task = calling_task(self)
+        task = self._caller()
         if self._owner is not task:
             raise RuntimeError(
                 f"{self!r} cannot be released by {task.get_name()}, which does not hold it"
@@ -178,7 +209,8 @@ class RLock(Acquirable):
         self._count -= 1
         if not self._count:
             self._owner = None
-            self._pass_on()
+            if self._queue:
+                self._pass_on()
 
     def statistics(self) -> RLockStatistics:
         """Return a snapshot: owner, its count of acquisitions and how many tasks wait."""
