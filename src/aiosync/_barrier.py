@@ -126,8 +126,11 @@ class Barrier(ParkingLot):
         if value.__class__ is int:
             return value
         if value is TIMED_OUT:
-            self._count = self._parked_count()
-            self._break(_PARTY_TIMED_OUT)
+            # Break the round this party timed out of, not one that began (by reset() or a
+            # trip without it) between its timer firing and its task running.
+            if self._round == my_round:
+                self._count = self._parked_count()
+                self._break(_PARTY_TIMED_OUT)
             raise BrokenBarrierError("Barrier wait timed out")
         raise BrokenBarrierError(value.reason)
 

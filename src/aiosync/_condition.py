@@ -92,7 +92,13 @@ class Condition(ParkingLot):
             loop = get_running_loop()
             if loop is not self._loop:
                 self._bind_loop(loop)
-        self.release()
+        try:
+            self.release()
+        except BaseException:
+            if fut is not None:  # e.g. an RLock owned by another task: leave no waiter
+                fut.cancel()
+                self._note_dead(fut)
+            raise
         try:
             try:
                 if fut is not None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from ._base import AcquireContext, calling_task, describe
+from ._base import AcquireContext, calling_task, describe, running_task
 from ._parking import TIMED_OUT, ParkingLot, check_timeout
 
 __all__ = [
@@ -181,12 +181,11 @@ class RateLimiter(ParkingLot):
     any window of length ``period``, at most ``rate + burst`` units are granted; over the
     long run, at most ``rate`` per ``period``. Guarantees:
 
-    * **Exact, no drift.** A waiter is granted at its slot on the virtual schedule; late
-      wake-ups and callers that sleep between acquisitions do not shift later slots. The
-      bounds above hold on that schedule, and in real time while the event loop runs on
-      time; after the loop stalls, the slots that fell due in the last ``period`` are
-      granted together when it resumes (older ones are forfeited), so a window around a
-      stall may see up to ``2 * rate + burst`` units.
+    * **Exact, no drift.** A waiter is granted at its slot on the virtual schedule; callers
+      that sleep between acquisitions, and wake-ups late by up to one interval
+      (``period / rate``) beyond the burst's slack, do not shift later slots. The bounds
+      above hold on that schedule; after a longer stall of the event loop, the queue
+      resumes from the clock, with at most one unit beyond ``burst`` due at once.
     * **Strict FIFO.** Requests are granted in arrival order: a large request is never
       overtaken by later small ones, and a newcomer never jumps a queue.
     * ``acquire(amount, timeout=)`` returns False at once, holding nothing, when the
@@ -195,7 +194,16 @@ class RateLimiter(ParkingLot):
       A waiter cancelled after its slot came forfeits the units (they count as used).
     """
 
-    __slots__ = ("_burst", "_interval", "_period", "_queued", "_rate", "_tat", "_timer")
+    __slots__ = (
+        "_burst",
+        "_clock",
+        "_interval",
+        "_period",
+        "_queued",
+        "_rate",
+        "_tat",
+        "_timer",
+    )
 
     def __init__(self, rate: float, period: float = 1.0, *, burst: float | None = None) -> None:
         super().__init__()
@@ -207,12 +215,16 @@ class RateLimiter(ParkingLot):
         self._tat = -math.inf
         self._queued = 0.0  # units requested by parked waiters
         self._timer: TimerHandle | None = None
+        # The loop whose clock the last call read (a cache: not a binding).
+        self._clock: AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         state = f"rate:{self._rate:g}/{self._period:g}s, burst:{self._burst:g}"
         return describe(self, state, self._parked_count())
 
     def _check_amount(self, amount: object) -> float:
+        if amount.__class__ is int and 0 < amount <= self._burst:
+            return amount
         if isinstance(amount, bool) or not isinstance(amount, (int, float)):
             raise TypeError(f"amount must be a number, not {amount!r}")
         if not 0 < amount <= self._burst:
@@ -221,7 +233,7 @@ class RateLimiter(ParkingLot):
 
     def _queued_slot(self, units: float, now: float) -> float:
         """When ``units`` more units, behind everything queued, are due (as _arm grants)."""
-        tat = max(self._tat, now - self._period)
+        tat = max(self._tat, now - self._interval)
         return tat + (self._queued + units - self._burst) * self._interval
 
     async def acquire(self, amount: float = 1, timeout: float | None = None) -> bool:
@@ -232,11 +244,13 @@ class RateLimiter(ParkingLot):
         units = self._check_amount(amount)
         if timeout is not None:
             timeout = check_timeout(timeout)
-        loop = get_running_loop()
+        loop = self._clock
+        if loop is None or running_task(loop) is None:
+            self._clock = loop = get_running_loop()
         now = loop.time()
         if self._queue:
-            self._arm(loop)  # grant queued requests that fell due, if the timer is late
-        if self._head_tag() is None:
+            self._arm(loop, now)  # grant queued requests that fell due, if the timer is late
+        if not self._queue or self._head_tag() is None:
             due = max(self._tat, now) + (units - self._burst) * self._interval
             if due <= now:
                 self._tat = max(self._tat, now) + units * self._interval
@@ -255,25 +269,31 @@ class RateLimiter(ParkingLot):
     def _departed(self, units: Any) -> None:
         self._unqueue(units)
         if self._loop is not None and not self._loop.is_closed():
-            self._arm(self._loop)  # the next waiter may be due sooner
+            self._arm(self._loop, self._loop.time())  # the next waiter may be due sooner
 
     def _set_timer(self, loop: AbstractEventLoop, when: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = loop.call_at(when, self._arm, loop)
+        self._timer = loop.call_at(when, self._on_timer, loop, when)
 
-    def _arm(self, loop: AbstractEventLoop) -> None:
-        """Grant every queued request whose slot has come; set a timer for the next one."""
+    def _on_timer(self, loop: AbstractEventLoop, when: float) -> None:
+        # The loop ran this timer, so for the loop ``when`` has come, even where its clock
+        # reads a little earlier (uvloop's clock ticks in milliseconds): trust it, rather
+        # than re-arming for the same instant until the clock ticks.
+        self._timer = None
+        self._arm(loop, max(loop.time(), when))
+
+    def _arm(self, loop: AbstractEventLoop, now: float) -> None:
+        """Grant every queued request whose slot has come by ``now``; time the next one."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        now = loop.time()
         while (units := self._head_tag()) is not None:
             # A queued request is granted at its slot on the virtual schedule, however late
             # this callback runs, so later slots keep their pace (no drift). The schedule
-            # may lag the clock by one period at most: after a longer stall of the event
-            # loop, older slots are forfeited rather than granted all at once.
-            tat = max(self._tat, now - self._period)
+            # may fall behind the clock by one interval at most, so that after a stall of
+            # the event loop at most one unit more than the burst comes due at once.
+            tat = max(self._tat, now - self._interval)
             due = tat + (units - self._burst) * self._interval
             if due > now:
                 self._set_timer(loop, due)
