@@ -9,7 +9,14 @@ from typing import Any
 
 from ._parking import TIMED_OUT, ParkingLot, check_timeout
 
-__all__ = ["Acquirable", "AcquireContext", "calling_task", "describe"]
+__all__ = [
+    "Acquirable",
+    "AcquireContext",
+    "TaskOwned",
+    "calling_task",
+    "describe",
+    "running_task",
+]
 
 # The task that each running loop is running, by loop. Looking a task up here is one dict
 # access, where asyncio.current_task() costs a getpid() system call before Python 3.12.
@@ -44,6 +51,24 @@ def calling_task(primitive: object) -> asyncio.Task[Any]:
     if task is None:
         raise RuntimeError(f"{primitive!r} must be used from inside an asyncio task")
     return task
+
+
+class TaskOwned:
+    """For primitives whose holds belong to tasks: who is calling, cheaply."""
+
+    __slots__ = ()
+
+    # The loop of the last task that called in, where to look the caller up with one dict
+    # access; a subclass declares the slot.
+    _home: asyncio.AbstractEventLoop | None
+
+    def _caller(self) -> asyncio.Task[Any]:
+        """The calling task; RuntimeError outside a task."""
+        if self._home is not None and (task := running_task(self._home)) is not None:
+            return task
+        task = calling_task(self)
+        self._home = task.get_loop()  # type: ignore[misc]  # slot declared by the subclass
+        return task
 
 
 def describe(obj: object, state: str, waiting: int) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from ._base import AcquireContext, calling_task, describe, running_task
+from ._base import AcquireContext, TaskOwned, describe, running_task
 from ._parking import TIMED_OUT, ParkingLot, check_timeout
 
 __all__ = [
@@ -46,7 +46,7 @@ class CapacityLimiterStatistics:
     tasks_waiting: int
 
 
-class CapacityLimiter(AcquireContext, ParkingLot):
+class CapacityLimiter(TaskOwned, AcquireContext, ParkingLot):
     """At most ``total_tokens`` borrowers at once; each borrower holds one token.
 
     A borrower is the calling task (``acquire()``, ``async with``), or any hashable object
@@ -62,13 +62,14 @@ class CapacityLimiter(AcquireContext, ParkingLot):
       after being handed a token returns it, and the next waiter gets it.
     """
 
-    __slots__ = ("_borrowers", "_total", "_waiting_borrowers")
+    __slots__ = ("_borrowers", "_home", "_total", "_waiting_borrowers")
 
     def __init__(self, total_tokens: float) -> None:
         super().__init__()
         self._total = self._check_total(total_tokens)
         self._borrowers: set[Hashable] = set()
         self._waiting_borrowers: set[Hashable] = set()
+        self._home: AbstractEventLoop | None = None
 
     @staticmethod
     def _check_total(value: object) -> float:
@@ -118,7 +119,7 @@ class CapacityLimiter(AcquireContext, ParkingLot):
 
     async def acquire(self, timeout: float | None = None) -> bool:
         """Borrow a token for the calling task; see ``acquire_on_behalf_of``."""
-        return await self.acquire_on_behalf_of(calling_task(self), timeout)
+        return await self.acquire_on_behalf_of(self._caller(), timeout)
 
     async def acquire_on_behalf_of(self, borrower: Hashable, timeout: float | None = None) -> bool:
         """Borrow a token for ``borrower``, waiting in FIFO order; return True.
@@ -143,7 +144,7 @@ class CapacityLimiter(AcquireContext, ParkingLot):
 
     def release(self) -> None:
         """Return the calling task's token; see ``release_on_behalf_of``."""
-        self.release_on_behalf_of(calling_task(self))
+        self.release_on_behalf_of(self._caller())
 
     def release_on_behalf_of(self, borrower: Hashable) -> None:
         """Return ``borrower``'s token to the first waiter; RuntimeError if it holds none."""

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from ._base import Acquirable, calling_task, describe, running_task
+from ._base import Acquirable, TaskOwned, describe, running_task
 
 __all__ = ["Lock", "LockStatistics", "RLock", "RLockStatistics"]
 
@@ -117,7 +117,7 @@ class RLockStatistics:
     tasks_waiting: int
 
 
-class RLock(Acquirable):
+class RLock(TaskOwned, Acquirable):
     """A reentrant lock, owned by the task that acquired it.
 
     Guarantees:
@@ -137,7 +137,6 @@ class RLock(Acquirable):
         super().__init__()
         self._owner: asyncio.Task[Any] | None = None
         self._count = 0
-        # The loop of the last task that called in: where to look the caller up cheaply.
         self._home: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
@@ -148,13 +147,6 @@ class RLock(Acquirable):
     def locked(self) -> bool:
         """Return True if some task holds the lock."""
         return self._owner is not None
-
-    def _caller(self) -> asyncio.Task[Any]:
-        if self._home is not None and (task := running_task(self._home)) is not None:
-            return task
-        task = calling_task(self)
-        self._home = task.get_loop()
-        return task
 
     # The hottest path, ``async with``, inlines _caller, _try_acquire and release.
     async def __aenter__(self) -> None:
