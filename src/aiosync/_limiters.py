@@ -200,7 +200,6 @@ class RateLimiter(ParkingLot):
         "_clock",
         "_interval",
         "_period",
-        "_queued",
         "_rate",
         "_tat",
         "_timer",
@@ -214,7 +213,6 @@ class RateLimiter(ParkingLot):
         self._interval = self._period / self._rate  # seconds per unit
         # Theoretical arrival time: when the virtual schedule is next free, in loop time.
         self._tat = -math.inf
-        self._queued = 0.0  # units requested by parked waiters
         self._timer: TimerHandle | None = None
         # The loop whose clock the last call read (a cache: not a binding).
         self._clock: AbstractEventLoop | None = None
@@ -232,10 +230,19 @@ class RateLimiter(ParkingLot):
             raise ValueError(f"amount must be > 0 and <= burst ({self._burst:g}), not {amount!r}")
         return float(amount)
 
+    def _queued_units(self) -> float:
+        """Units requested by live parked waiters. O(n), and only on the paths that need
+        it: a cancelled waiter stops counting the moment it is cancelled, before its task
+        runs, which a running total could not follow."""
+        tags = self._tags
+        if not tags:
+            return 0.0
+        return float(sum(tags[fut] for fut in self._queue if not fut.done() and fut in tags))
+
     def _queued_slot(self, units: float, now: float) -> float:
         """When ``units`` more units, behind everything queued, are due (as _arm grants)."""
         tat = max(self._tat, now - self._interval)
-        return tat + (self._queued + units - self._burst) * self._interval
+        return tat + (self._queued_units() + units - self._burst) * self._interval
 
     async def acquire(self, amount: float = 1, timeout: float | None = None) -> bool:
         """Take ``amount`` units, waiting for their slot in FIFO order; return True.
@@ -263,12 +270,10 @@ class RateLimiter(ParkingLot):
         elif timeout is not None and self._queued_slot(units, now) > now + timeout:
             return False
         # No timer of its own is needed for the timeout: the schedule grants it in time.
-        self._queued += units
         await self._park(None, units)
         return True
 
     def _departed(self, units: Any) -> None:
-        self._unqueue(units)
         if self._loop is not None and not self._loop.is_closed():
             self._arm(self._loop, self._loop.time())  # the next waiter may be due sooner
 
@@ -301,11 +306,6 @@ class RateLimiter(ParkingLot):
                 return
             self._tat = tat + units * self._interval
             self._wake_one(True)
-            self._unqueue(units)
-
-    def _unqueue(self, units: float) -> None:
-        # Reset to exactly zero when the queue empties: no floating-point residue.
-        self._queued = self._queued - units if self._head_tag() is not None else 0.0
 
     async def __aenter__(self) -> None:
         await self.acquire()
@@ -331,5 +331,5 @@ class RateLimiter(ParkingLot):
             self._burst,
             max(0.0, available),
             self._parked_count(),
-            self._queued,
+            self._queued_units(),
         )
