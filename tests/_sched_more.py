@@ -26,23 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from _sched import CANCELLED, ok, raised  # the outcome vocabulary both drivers share
+
 __all__ = ["CANCELLED", "Actor", "Call", "FakeLoop", "Harness", "ok", "raised"]
 
 #: Loop iterations before "idle" is declared a livelock.
 MAX_IDLE_STEPS = 5_000
-
-
-def ok(value: Any) -> tuple[str, Any]:
-    """The outcome of a call that returned ``value``."""
-    return ("ok", value)
-
-
-def raised(name: str) -> tuple[str, str]:
-    """The outcome of a call that raised an exception of class ``name``."""
-    return ("raise", name)
-
-
-CANCELLED = raised("CancelledError")
 
 
 class FakeLoop(asyncio.SelectorEventLoop):
