@@ -102,11 +102,12 @@ class AcquireContext:
 
 
 class Acquirable(ParkingLot):
-    """``acquire(timeout=)`` and ``async with`` for a primitive with a non-blocking
-    ``_try_acquire()``; a parked acquirer is granted by the ``_resumed`` hook.
+    """``acquire(timeout=)`` for a primitive with a non-blocking ``_try_acquire()``; a
+    parked acquirer is granted by the ``_resumed`` hook. (Each subclass writes its own
+    ``async with``, its hottest path, with the same rules inlined.)
 
     ``timeout=0`` only tries: it succeeds where ``_try_acquire`` does, so it never overtakes
-    a task already queued. ``async with`` returns None, as asyncio's primitives do.
+    a task already queued.
     """
 
     __slots__ = ()
@@ -133,15 +134,3 @@ class Acquirable(ParkingLot):
         if timeout == 0:
             return False
         return await self._park(timeout) is not TIMED_OUT
-
-    async def __aenter__(self) -> None:
-        if not self._try_acquire():
-            await self._park()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
