@@ -89,9 +89,7 @@ class Condition(ParkingLot):
         # reported while the caller still holds the lock.
         fut = self._enqueue() if timeout is None else None
         if fut is None and timeout:
-            loop = get_running_loop()
-            if loop is not self._loop:
-                self._bind_loop(loop)
+            self._bind_loop(get_running_loop())
         try:
             self.release()
         except BaseException:

@@ -69,8 +69,7 @@ class Semaphore(Acquirable):
                 self._leave_abnormally(fut)
                 raise
             self._woken -= 1
-            if self._value:
-                self._hand_out()
+            self._resumed(None)
         else:
             self._value -= 1
 
