@@ -15,6 +15,7 @@ __all__ = [
     "TaskOwned",
     "calling_task",
     "describe",
+    "name_of",
     "running_task",
 ]
 
@@ -69,6 +70,12 @@ class TaskOwned:
         task = calling_task(self)
         self._home = task.get_loop()  # type: ignore[misc]  # slot declared by the subclass
         return task
+
+
+def name_of(owner: Any) -> str:
+    """How an owner reads in messages: a task's name, or (thread-safe classes) a thread's."""
+    get_name = getattr(owner, "get_name", None)
+    return get_name() if get_name is not None else str(owner.name)
 
 
 def describe(obj: object, state: str, waiting: int) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from asyncio import CancelledError, get_running_loop
+from asyncio import CancelledError
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -89,7 +89,7 @@ class Condition(ParkingLot):
         # reported while the caller still holds the lock.
         fut = self._enqueue() if timeout is None else None
         if fut is None and timeout:
-            self._bind_loop(get_running_loop())
+            self._check_loop()
         try:
             self.release()
         except BaseException:
@@ -154,9 +154,9 @@ class Condition(ParkingLot):
         result = predicate()
         while not result:
             if deadline is None:
-                deadline = get_running_loop().time() + remaining
+                deadline = self._now() + remaining
             else:
-                remaining = deadline - get_running_loop().time()
+                remaining = deadline - self._now()
                 if remaining <= 0:
                     break
             await self.wait(remaining)

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from ._base import Acquirable, TaskOwned, describe, running_task
+from ._base import Acquirable, TaskOwned, describe, name_of, running_task
 
 __all__ = ["Lock", "LockStatistics", "RLock", "RLockStatistics"]
 
@@ -141,7 +141,7 @@ class RLock(TaskOwned, Acquirable):
 
     def __repr__(self) -> str:
         owner = self._owner
-        state = f"locked by {owner.get_name()}, count:{self._count}" if owner else "unlocked"
+        state = f"locked by {name_of(owner)}, count:{self._count}" if owner else "unlocked"
         return describe(self, state, self._waiting_count())
 
     def locked(self) -> bool:
@@ -196,7 +196,7 @@ class RLock(TaskOwned, Acquirable):
         task = self._caller()
         if self._owner is not task:
             raise RuntimeError(
-                f"{self!r} cannot be released by {task.get_name()}, which does not hold it"
+                f"{self!r} cannot be released by {name_of(task)}, which does not hold it"
             )
         self._count -= 1
         if not self._count:

@@ -166,12 +166,7 @@ class ParkingLot:
         ``_resumed(value)`` first. A ``tag`` (not None) is what ``_head_tag()`` reports
         while this waiter is first in the queue.
         """
-        # _enqueue, inlined: parking is on every contended path.
-        loop = get_running_loop()
-        if loop is not self._loop:
-            self._bind_loop(loop)
-        fut = loop.create_future()
-        self._queue.append(fut)
+        fut = self._enqueue()
         if tag is not None:
             if self._tags is None:
                 self._tags = {}
@@ -183,7 +178,7 @@ class ParkingLot:
                 self._leave_abnormally(fut)
                 raise
         else:
-            handle = loop.call_later(timeout, self._expire, fut)
+            handle = self._start_timer(fut, timeout)
             try:
                 value = await fut
             except BaseException:
@@ -197,6 +192,21 @@ class ParkingLot:
         if self._resumed is not None:
             self._resumed(value)
         return value
+
+    def _start_timer(self, fut: Future[Any], timeout: float) -> Any:
+        """Arrange for ``_expire(fut)`` after ``timeout`` seconds; return what cancels it."""
+        return fut.get_loop().call_later(timeout, self._expire, fut)
+
+    def _check_loop(self) -> None:
+        """Bind to the running loop, or raise RuntimeError if bound to another, before a
+        wait that does not park at once (the check ``_enqueue`` makes when it does)."""
+        loop = get_running_loop()
+        if loop is not self._loop:
+            self._bind_loop(loop)
+
+    def _now(self) -> float:
+        """The time that ``timeout=`` deadlines are measured on: the running loop's."""
+        return get_running_loop().time()
 
     def _expire(self, fut: Future[Any]) -> None:
         if not fut.done():

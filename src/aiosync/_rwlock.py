@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ._base import AcquireContext, TaskOwned, describe
+from ._base import AcquireContext, TaskOwned, describe, name_of
 from ._parking import TIMED_OUT, ParkingLot, check_timeout
 
 __all__ = ["RWLock", "RWLockStatistics"]
@@ -62,7 +62,7 @@ class RWLock(TaskOwned, ParkingLot):
 
     def __repr__(self) -> str:
         if self._writer is not None:
-            state = f"write-locked by {self._writer.get_name()}"
+            state = f"write-locked by {name_of(self._writer)}"
         elif self._readers:
             state = f"read-locked by {len(self._readers)} tasks"
         else:
@@ -85,7 +85,7 @@ class RWLock(TaskOwned, ParkingLot):
             return True
         if task in self._readers:
             raise RuntimeError(
-                f"{task.get_name()} holds {self!r} for reading and asks for writing: "
+                f"{name_of(task)} holds {self!r} for reading and asks for writing: "
                 "an upgrade would deadlock; release read first"
             )
         if writer is None and not self._readers and not self._queue_has_parked():
@@ -151,7 +151,7 @@ class RWLock(TaskOwned, ParkingLot):
         held = task in self._readers if mode is _READ else self._writer is task
         if not held:
             raise RuntimeError(
-                f"{task.get_name()} releases {self!r} for {mode}ing, which it does not hold"
+                f"{name_of(task)} releases {self!r} for {mode}ing, which it does not hold"
             )
         self._drop(mode, task)
 

@@ -1,0 +1,350 @@
+"""How a primitive becomes thread-safe: one mutex around its state, and waiters that live
+on any event loop or in any thread.
+
+Every primitive of :mod:`aiosync` keeps its state in plain attributes, decides in plain
+methods, and parks waiters in a :class:`~aiosync._parking.ParkingLot`. A thread-safe class
+reuses that primitive's code unchanged, as a :class:`Monitor`:
+
+* **One mutex per instance** (a ``threading.RLock``), held by every public method for its
+  whole run (:func:`guard` wraps them), by any thread. So the primitive's rules run exactly
+  as in the single-loop class, one caller at a time; a public method may call another.
+* **Waiters that release the mutex while parked.** A Monitor's queue holds
+  :class:`LoopWaiter` (a task on any event loop) and :class:`ThreadWaiter` (a plain thread).
+  Awaiting one releases the mutex, sleeps, and takes the mutex back before the primitive's
+  code goes on, also on cancellation; so the primitives' own ``fut = self._enqueue();
+  await fut`` idiom works unchanged. A LoopWaiter is woken through its loop's
+  ``call_soon_threadsafe`` (directly, when the waker runs on that loop); a ThreadWaiter
+  through a ``threading.Lock`` of its own. Waking and cancelling a waiter both happen
+  under the mutex, so they never race: a waiter is woken once or leaves once.
+* **The blocking face runs the same code.** A plain thread calls the same coroutine
+  methods and drives them with :func:`run_blocking`: the only place they could suspend is
+  a waiter, and a ThreadWaiter blocks the thread instead of suspending, so the coroutine
+  finishes in one step.
+* **A waiter whose loop closed is dropped.** A LoopWaiter whose loop is closed counts as
+  gone: wake-ups skip it, and a grant that could not be delivered because its loop closed
+  meanwhile is passed on, as for a task cancelled after being woken. That bookkeeping runs
+  when the public method that noticed it finishes (never in the middle of a wake-up loop).
+
+Nothing relies on the GIL: every field of a primitive and of its waiters is read and
+written with the mutex held; the only hand-offs between threads are
+``call_soon_threadsafe`` and ``threading`` locks; an asyncio future is only touched on its
+own loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import threading
+import time
+from asyncio.events import _get_running_loop
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any, ClassVar, Final, TypeVar
+
+from .._base import running_task
+from .._parking import ParkingLot
+
+__all__ = [
+    "LoopWaiter",
+    "Monitor",
+    "ThreadWaiter",
+    "forbid_running_loop",
+    "guard",
+    "run_blocking",
+]
+
+T = TypeVar("T")
+
+_PENDING: Final = 0
+_WOKEN: Final = 1
+_GONE: Final = 2  # cancelled, timed out, or its loop closed: never to be woken
+_BURIED: Final = 3  # its loop closed and the monitor has accounted for it
+
+
+def _release_all(mutex: Any) -> int:
+    """Release a RLock held (possibly re-entered) by this thread; return its depth."""
+    depth: int = mutex._release_save()[0]
+    return depth
+
+
+def _acquire_again(mutex: Any, depth: int) -> None:
+    for _ in range(depth):
+        mutex.acquire()
+
+
+class _Waiter:
+    """What a Monitor's queue holds: the part of ``asyncio.Future`` a ParkingLot uses.
+
+    Every method is called with the monitor's mutex held.
+    """
+
+    __slots__ = ("_monitor", "_state", "_value")
+
+    def __init__(self, monitor: Monitor) -> None:
+        self._monitor = monitor
+        self._state = _PENDING
+        self._value: Any = None
+
+    def done(self) -> bool:
+        return self._state != _PENDING
+
+    def cancelled(self) -> bool:
+        return self._state >= _GONE
+
+    def cancel(self) -> bool:
+        if self._state != _PENDING:
+            return False
+        self._state = _GONE
+        return True
+
+    def result(self) -> Any:
+        return self._value
+
+    def set_result(self, value: Any) -> None:
+        self._state = _WOKEN
+        self._value = value
+        self._deliver(value)
+
+    def _deliver(self, value: Any) -> None:
+        raise NotImplementedError
+
+    def start_timer(self, timeout: float) -> Any:
+        """Arrange for the monitor to expire this waiter; return what cancels that."""
+        raise NotImplementedError
+
+
+def _resolve(fut: asyncio.Future[Any], value: Any) -> None:
+    if not fut.done():  # cancelled meanwhile: the task will tell the monitor itself
+        fut.set_result(value)
+
+
+class LoopWaiter(_Waiter):
+    """A task parked on some event loop."""
+
+    __slots__ = ("_fut", "_loop")
+
+    def __init__(self, monitor: Monitor, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(monitor)
+        self._loop = loop
+        self._fut: asyncio.Future[Any] = loop.create_future()
+
+    def done(self) -> bool:
+        if self._state == _PENDING and self._loop.is_closed():
+            # Nobody will ever run this task: skip it, and let the primitive know it left.
+            self._state = _GONE
+            self._monitor._orphans.append((self, False))
+        return self._state != _PENDING
+
+    def _deliver(self, value: Any) -> None:
+        loop = self._loop
+        if _get_running_loop() is loop:
+            _resolve(self._fut, value)
+            return
+        try:
+            loop.call_soon_threadsafe(_resolve, self._fut, value)
+        except RuntimeError:  # closed since done() was asked: pass the grant on
+            self._monitor._orphans.append((self, True))
+
+    def start_timer(self, timeout: float) -> Any:
+        return self._loop.call_later(timeout, self._monitor._expire, self)
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        mutex = self._monitor._mutex
+        depth = _release_all(mutex)
+        try:
+            yield from self._fut.__await__()
+        finally:
+            _acquire_again(mutex, depth)
+        return self._value
+
+
+class _NoTimer:
+    __slots__ = ()
+
+    def cancel(self) -> None:
+        pass
+
+
+_NO_TIMER: Final = _NoTimer()
+
+
+class ThreadWaiter(_Waiter):
+    """A plain thread, blocked on a lock of its own until woken or timed out."""
+
+    __slots__ = ("_gate", "_timeout")
+
+    def __init__(self, monitor: Monitor) -> None:
+        super().__init__(monitor)
+        self._gate = threading.Lock()
+        self._gate.acquire()
+        self._timeout = -1.0
+
+    def _deliver(self, value: Any) -> None:
+        self._gate.release()
+
+    def start_timer(self, timeout: float) -> Any:
+        self._timeout = timeout
+        return _NO_TIMER
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        # Blocks instead of suspending: a coroutine awaiting this finishes without yielding.
+        monitor = self._monitor
+        depth = _release_all(monitor._mutex)
+        try:
+            opened = self._gate.acquire(timeout=self._timeout)
+        finally:
+            _acquire_again(monitor._mutex, depth)
+        if not opened and self._state == _PENDING:
+            monitor._expire(self)
+        return self._value
+        yield  # unreachable: makes this method a generator
+
+
+def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one of a Monitor's coroutine methods to completion in the calling thread."""
+    try:
+        coro.send(None)
+    except StopIteration as finished:
+        return finished.value  # type: ignore[no-any-return]
+    coro.close()
+    raise RuntimeError(f"{coro!r} suspended outside an event loop")
+
+
+def forbid_running_loop(call: str) -> None:
+    """RuntimeError if the calling thread runs an event loop: blocking would freeze it."""
+    if _get_running_loop() is not None:
+        raise RuntimeError(
+            f"{call} blocks the calling thread, which is running an event loop; "
+            "use the async face instead (await / async with)"
+        )
+
+
+class Monitor(ParkingLot):
+    """A ParkingLot shared by every loop and thread, its state guarded by ``_mutex``.
+
+    A thread-safe class is ``class Lock(Monitor, aiosync.Lock)`` with its public methods
+    wrapped by :func:`guard`. (Monitors have no ``__slots__``: BoundedSemaphore inherits
+    from two slotted primitives, which only works if the thread-safe Semaphore adds none.)
+    """
+
+    _mutex: threading.RLock
+    # Waiters found gone outside the primitive's own accounting: (waiter, was_woken).
+    _orphans: list[tuple[_Waiter, bool]]
+
+    #: The blocking face's class; ``sync`` is one made for this instance.
+    _face: ClassVar[type[Any] | None] = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._mutex = threading.RLock()
+        self._orphans = []
+        super().__init__(*args, **kwargs)
+        if self._face is not None:
+            self.sync = self._face(self)
+
+    def _enqueue(self) -> Any:
+        loop = _get_running_loop()
+        waiter = LoopWaiter(self, loop) if loop is not None else ThreadWaiter(self)
+        self._queue.append(waiter)  # type: ignore[arg-type]
+        return waiter
+
+    def _start_timer(self, fut: Any, timeout: float) -> Any:
+        return fut.start_timer(timeout)
+
+    def _bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        pass  # shared by every loop
+
+    def _check_loop(self) -> None:
+        pass
+
+    def _now(self) -> float:
+        return time.monotonic()  # the same clock for tasks on any loop and for threads
+
+    def _expire(self, fut: Any) -> None:
+        with self._mutex:
+            super()._expire(fut)
+            if self._orphans:
+                self._bury_orphans()
+
+    def _caller(self) -> Any:
+        """The owner of what the caller acquires: its task, or else its thread."""
+        loop = _get_running_loop()
+        if loop is not None and (task := running_task(loop)) is not None:
+            return task
+        return threading.current_thread()
+
+    async def _unguarded(self, awaitable: Coroutine[Any, Any, T]) -> T:
+        """Await something other than one of our waiters without holding the mutex."""
+        depth = _release_all(self._mutex)
+        try:
+            return await awaitable
+        finally:
+            _acquire_again(self._mutex, depth)
+
+    def _bury_orphans(self) -> None:
+        """Account for waiters whose loop closed: as if cancelled (after being woken, if
+        they were), so that what they held or blocked is passed on."""
+        orphans = self._orphans
+        while orphans:
+            waiter, was_woken = orphans.pop()
+            waiter._state = _BURIED
+            if was_woken:
+                self._woken -= 1
+                self._abandoned(waiter.result())
+            else:
+                self._note_dead(waiter)  # type: ignore[arg-type]
+
+    def _leave_abnormally(self, fut: Any) -> None:
+        # A buried waiter's task may still be finalized later (its coroutine closed by the
+        # garbage collector): it was accounted for already.
+        if fut._state != _BURIED:
+            super()._leave_abnormally(fut)
+
+
+def _guarded_function(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def guarded(self: Monitor, *args: Any, **kwargs: Any) -> Any:
+        with self._mutex:
+            result = method(self, *args, **kwargs)
+            if self._orphans:
+                self._bury_orphans()
+            return result
+
+    return guarded
+
+
+def _guarded_coroutine(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    async def guarded(self: Monitor, *args: Any, **kwargs: Any) -> Any:
+        mutex = self._mutex
+        mutex.acquire()
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            if self._orphans:
+                self._bury_orphans()
+            mutex.release()
+
+    return guarded
+
+
+def guard(*names: str) -> Callable[[type[T]], type[T]]:
+    """Class decorator: run the named methods and properties (as inherited from the
+    single-loop primitive, or defined by the class) with the instance's mutex held."""
+
+    def decorate(cls: type[T]) -> type[T]:
+        # Wrap the single-loop code, never a wrapper inherited from a thread-safe base.
+        sources = [cls] + [k for k in cls.__mro__ if not issubclass(k, Monitor)]
+        for name in names:
+            member = next(k.__dict__[name] for k in sources if name in k.__dict__)
+            if isinstance(member, property):
+                setter = member.fset and _guarded_function(member.fset)
+                wrapped: Any = property(_guarded_function(member.fget), setter, doc=member.__doc__)  # type: ignore[arg-type]
+            elif inspect.iscoroutinefunction(member):
+                wrapped = _guarded_coroutine(member)
+            else:
+                wrapped = _guarded_function(member)
+            setattr(cls, name, wrapped)
+        return cls
+
+    return decorate
