@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiosync
+import aiosync.threadsafe
 
 __all__ = [
     "AIOSYNC",
@@ -79,6 +80,22 @@ AIOSYNC = Impl(
     aiosync.Barrier,
     aiosync.BrokenBarrierError,
 )
+
+
+THREADSAFE = Impl(
+    "threadsafe",
+    aiosync.threadsafe.Lock,
+    aiosync.threadsafe.Event,
+    aiosync.threadsafe.Condition,
+    aiosync.threadsafe.Semaphore,
+    aiosync.threadsafe.BoundedSemaphore,
+    aiosync.threadsafe.Barrier,
+    aiosync.threadsafe.BrokenBarrierError,
+)
+
+#: aiosync's implementations of asyncio's primitives: the single-loop classes, and the
+#: thread-safe ones, whose async face must behave the same.
+AIOSYNC_IMPLS = (AIOSYNC, THREADSAFE)
 
 
 def asyncio_matches(since: tuple[int, ...] = (3, 10), *, barrier: bool = False) -> bool:

@@ -38,9 +38,10 @@ from typing import Any
 import pytest
 
 from _scenarios import (
-    AIOSYNC,
+    AIOSYNC_IMPLS,
     ASYNCIO,
     GUARD,
+    THREADSAFE,
     Impl,
     Trace,
     asyncio_matches,
@@ -2235,15 +2236,23 @@ def test_asyncio_reproduces_recorded_trace(name: str) -> None:
     assert trace_of(name, ASYNCIO) == EXPECTED[name]
 
 
+def _applies(name: str, impl: Impl) -> bool:
+    # The loop_* scenarios check that one instance refuses a second event loop, as asyncio
+    # does; the thread-safe classes exist to serve many (tests/threadsafe/ covers that).
+    return not (impl is THREADSAFE and name.startswith("loop_"))
+
+
 @pytest.mark.parametrize(
-    "name",
+    ("name", "impl"),
     [
-        pytest.param(name, id=name, marks=_divergence_mark(sc))
+        pytest.param(name, impl, id=f"{impl}-{name}", marks=_divergence_mark(sc))
         for name, sc in SCENARIOS.items()
         if sc.deliberate is None
+        for impl in AIOSYNC_IMPLS
+        if _applies(name, impl)
     ],
 )
-def test_aiosync_trace_matches_asyncio(name: str) -> None:
+def test_aiosync_trace_matches_asyncio(name: str, impl: Impl) -> None:
     """aiosync's trace equals asyncio's: live where this Python's asyncio behaves as 3.13's,
     else the trace recorded from 3.13."""
     sc = SCENARIOS[name]
@@ -2251,17 +2260,18 @@ def test_aiosync_trace_matches_asyncio(name: str) -> None:
         reference = trace_of(name, ASYNCIO)
     else:
         reference = EXPECTED[name]
-    assert trace_of(name, AIOSYNC) == reference
+    assert trace_of(name, impl) == reference
 
 
 @pytest.mark.parametrize(
     "name",
     [pytest.param(name, id=name) for name, sc in SCENARIOS.items() if sc.deliberate],
 )
-def test_aiosync_deliberate_difference(name: str) -> None:
+@pytest.mark.parametrize("impl", AIOSYNC_IMPLS, ids=str)
+def test_aiosync_deliberate_difference(name: str, impl: Impl) -> None:
     """Where aiosync deliberately differs from asyncio (docs/guarantees.md), it follows its
     documented behaviour (AIOSYNC_EXPECTED) and not asyncio's (EXPECTED)."""
-    trace = trace_of(name, AIOSYNC)
+    trace = trace_of(name, impl)
     assert trace == AIOSYNC_EXPECTED[name], SCENARIOS[name].deliberate
     assert trace != EXPECTED[name]
 
@@ -2301,7 +2311,7 @@ def ported(
         marks = []
         if divergence is not None:
             marks.append(pytest.mark.xfail(strict=True, reason=divergence))
-        params.append(pytest.param(AIOSYNC, id="aiosync", marks=marks))
+        params += [pytest.param(impl, id=impl.name, marks=marks) for impl in AIOSYNC_IMPLS]
 
         # A known divergence may show as a deadlock: give up sooner than the usual guard.
         timeout = 2.0 if divergence is not None else GUARD

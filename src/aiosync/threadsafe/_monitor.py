@@ -130,10 +130,17 @@ class LoopWaiter(_Waiter):
         self._fut: asyncio.Future[Any] = loop.create_future()
 
     def done(self) -> bool:
-        if self._state == _PENDING and self._loop.is_closed():
-            # Nobody will ever run this task: skip it, and let the primitive know it left.
-            self._state = _GONE
-            self._monitor._orphans.append((self, False))
+        if self._state == _PENDING:
+            if _get_running_loop() is self._loop:
+                # On the waiter's own loop a cancelled task is seen at once, as with the
+                # single-loop classes (it leaves the queue itself when it runs); from other
+                # threads its future is not touched, and it leaves when it runs.
+                if self._fut.done():
+                    self._state = _GONE
+            elif self._loop.is_closed():
+                # Nobody will ever run this task: skip it, and let the primitive know.
+                self._state = _GONE
+                self._monitor._orphans.append((self, False))
         return self._state != _PENDING
 
     def _deliver(self, value: Any) -> None:
