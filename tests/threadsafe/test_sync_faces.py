@@ -122,17 +122,16 @@ def test_condition_face_is_threading_condition() -> None:
     "lock", [asyncio.Lock, aiosync.Lock, threading.Lock], ids=["asyncio", "aiosync", "threading"]
 )
 def test_condition_needs_a_threadsafe_lock(lock: Any) -> None:
-    with pytest.raises(TypeError, match="aiosync.threadsafe Lock or RLock"):
+    with pytest.raises(TypeError, match=r"aiosync\.threadsafe Lock or RLock"):
         ts.Condition(lock())
 
 
 def test_condition_shares_the_lock_of_a_rlock() -> None:
     rlock = ts.RLock()
     cond = ts.Condition(rlock)
-    with rlock.sync:
-        with cond.sync:
-            assert rlock.statistics().count == 2
-            cond.sync.notify()
+    with rlock.sync, cond.sync:
+        assert rlock.statistics().count == 2
+        cond.sync.notify()
     assert not rlock.locked()
 
 
@@ -179,7 +178,6 @@ def test_rwlock_sides_have_faces() -> None:
         with rw.read.sync:  # a writer may read
             assert rw.read.locked()
         assert start_thread(lambda: rw.read.sync.acquire(timeout=0.01)).result(DEADLINE) is False
-    with rw.read.sync:
-        with pytest.raises(RuntimeError, match="upgrade"):
-            rw.write.sync.acquire()
+    with rw.read.sync, pytest.raises(RuntimeError, match="upgrade"):
+        rw.write.sync.acquire()
     assert not rw.read.locked() and not rw.write.locked()
