@@ -46,6 +46,7 @@ from .._base import running_task
 from .._parking import ParkingLot
 
 __all__ = [
+    "AcquirableMonitor",
     "LoopWaiter",
     "Monitor",
     "ThreadWaiter",
@@ -102,11 +103,7 @@ class _Waiter:
         return self._value
 
     def set_result(self, value: Any) -> None:
-        self._state = _WOKEN
-        self._value = value
-        self._deliver(value)
-
-    def _deliver(self, value: Any) -> None:
+        """Wake the waiter with ``value`` (it is pending: the lot checked ``done()``)."""
         raise NotImplementedError
 
     def start_timer(self, timeout: float) -> Any:
@@ -122,12 +119,16 @@ def _resolve(fut: asyncio.Future[Any], value: Any) -> None:
 class LoopWaiter(_Waiter):
     """A task parked on some event loop."""
 
-    __slots__ = ("_fut", "_loop")
+    __slots__ = ("_fut", "_loop", "_sent")
 
     def __init__(self, monitor: Monitor, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(monitor)
+        # _Waiter.__init__, inlined: one is made per contended wait.
+        self._monitor = monitor
+        self._state = _PENDING
+        self._value: Any = None
         self._loop = loop
         self._fut: asyncio.Future[Any] = loop.create_future()
+        self._sent = False  # woken, and listed in the monitor's _in_flight until it runs
 
     def done(self) -> bool:
         if self._state == _PENDING:
@@ -143,15 +144,29 @@ class LoopWaiter(_Waiter):
                 self._monitor._orphans.append((self, False))
         return self._state != _PENDING
 
-    def _deliver(self, value: Any) -> None:
+    def set_result(self, value: Any) -> None:
+        self._state = _WOKEN
+        self._value = value
         loop = self._loop
+        monitor = self._monitor
         if _get_running_loop() is loop:
-            _resolve(self._fut, value)
-            return
-        try:
-            loop.call_soon_threadsafe(_resolve, self._fut, value)
-        except RuntimeError:  # closed since done() was asked: pass the grant on
-            self._monitor._orphans.append((self, True))
+            fut = self._fut
+            if not fut.done():
+                fut.set_result(value)
+        else:
+            try:
+                loop.call_soon_threadsafe(_resolve, self._fut, value)
+            except RuntimeError:  # closed since done() was asked: pass the grant on
+                monitor._orphans.append((self, True))
+                return
+        # Until the task runs, its loop could close and drop the wake-up (even when it was
+        # sent from that loop's own thread, if the loop stops first).
+        self._sent = True
+        in_flight = monitor._in_flight.get(loop)
+        if in_flight is None:
+            monitor._in_flight[loop] = {self}
+        else:
+            in_flight.add(self)
 
     def start_timer(self, timeout: float) -> Any:
         return self._loop.call_later(timeout, self._monitor._expire, self)
@@ -162,7 +177,17 @@ class LoopWaiter(_Waiter):
         try:
             yield from self._fut.__await__()
         finally:
-            _acquire_again(mutex, depth)
+            if depth == 1:
+                mutex.acquire()
+            else:
+                _acquire_again(mutex, depth)
+            if self._sent:  # arrived: off the monitor's _in_flight
+                in_flight = self._monitor._in_flight
+                waiters = in_flight.get(self._loop)
+                if waiters is not None:
+                    waiters.discard(self)
+                    if not waiters:
+                        del in_flight[self._loop]
         return self._value
 
 
@@ -187,25 +212,51 @@ class ThreadWaiter(_Waiter):
         self._gate.acquire()
         self._timeout = -1.0
 
-    def _deliver(self, value: Any) -> None:
+    def set_result(self, value: Any) -> None:
+        self._state = _WOKEN
+        self._value = value
         self._gate.release()
 
     def start_timer(self, timeout: float) -> Any:
         self._timeout = timeout
         return _NO_TIMER
 
+    def _block(self) -> bool:
+        """Wait for the gate (without the mutex); False if the timeout passed first.
+
+        Wakes every RECHECK_INTERVAL to pass on a grant held by a task whose loop closed
+        before it could run, which nothing else may be there to notice.
+        """
+        gate, monitor = self._gate, self._monitor
+        deadline = None if self._timeout < 0 else time.monotonic() + self._timeout
+        while True:
+            wait = RECHECK_INTERVAL
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    return gate.acquire(blocking=False)
+            if gate.acquire(timeout=wait):
+                return True
+            if monitor._in_flight:
+                monitor._begin()
+                monitor._end()
+
     def __await__(self) -> Generator[Any, None, Any]:
         # Blocks instead of suspending: a coroutine awaiting this finishes without yielding.
         monitor = self._monitor
         depth = _release_all(monitor._mutex)
         try:
-            opened = self._gate.acquire(timeout=self._timeout)
+            opened = self._block()
         finally:
             _acquire_again(monitor._mutex, depth)
         if not opened and self._state == _PENDING:
             monitor._expire(self)
         return self._value
         yield  # unreachable: makes this method a generator
+
+
+#: How often a parked thread checks for grants lost to a closed loop (seconds).
+RECHECK_INTERVAL: Final = 1.0
 
 
 def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
@@ -238,6 +289,9 @@ class Monitor(ParkingLot):
     _mutex: threading.RLock
     # Waiters found gone outside the primitive's own accounting: (waiter, was_woken).
     _orphans: list[tuple[_Waiter, bool]]
+    # Waiters woken through another loop's call_soon_threadsafe that have not resumed yet,
+    # by loop.
+    _in_flight: dict[asyncio.AbstractEventLoop, set[LoopWaiter]]
 
     #: The blocking face's class; ``sync`` is one made for this instance.
     _face: ClassVar[type[Any] | None] = None
@@ -245,6 +299,7 @@ class Monitor(ParkingLot):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._mutex = threading.RLock()
         self._orphans = []
+        self._in_flight = {}
         super().__init__(*args, **kwargs)
         if self._face is not None:
             self.sync = self._face(self)
@@ -267,11 +322,31 @@ class Monitor(ParkingLot):
     def _now(self) -> float:
         return time.monotonic()  # the same clock for tasks on any loop and for threads
 
-    def _expire(self, fut: Any) -> None:
-        with self._mutex:
-            super()._expire(fut)
+    # Every public method runs between _begin() and _end() (the hottest inline them).
+    def _begin(self) -> None:
+        """Take the mutex; first pass on any grant lost to a loop that closed."""
+        self._mutex.acquire()
+        if self._in_flight:
+            try:
+                self._recover_lost()
+            except BaseException:
+                self._mutex.release()
+                raise
+
+    def _end(self) -> None:
+        """Account for waiters found gone meanwhile, and release the mutex."""
+        try:
             if self._orphans:
                 self._bury_orphans()
+        finally:
+            self._mutex.release()
+
+    def _expire(self, fut: Any) -> None:
+        self._begin()
+        try:
+            super()._expire(fut)
+        finally:
+            self._end()
 
     def _caller(self) -> Any:
         """The owner of what the caller acquires: its task, or else its thread."""
@@ -288,9 +363,23 @@ class Monitor(ParkingLot):
         finally:
             _acquire_again(self._mutex, depth)
 
+    def _recover_lost(self) -> None:
+        """Woken tasks whose loop has closed will never run: pass on what they were
+        handed. Checked at the start of every public method while any woken task has not
+        run yet (and every second by parked threads), so that a decision never rests on a
+        grant that is lost."""
+        for loop in self._in_flight:
+            if loop.is_closed():
+                break
+        else:
+            return  # the common case, made cheap: one or two live loops
+        for loop in [loop for loop in self._in_flight if loop.is_closed()]:
+            self._orphans.extend((waiter, True) for waiter in self._in_flight.pop(loop))
+        self._bury_orphans()
+
     def _bury_orphans(self) -> None:
-        """Account for waiters whose loop closed: as if cancelled (after being woken, if
-        they were), so that what they held or blocked is passed on."""
+        """Account for waiters whose loop closed as for cancelled ones (after being woken,
+        if they were), so that what they held or blocked is passed on."""
         orphans = self._orphans
         while orphans:
             waiter, was_woken = orphans.pop()
@@ -308,14 +397,91 @@ class Monitor(ParkingLot):
             super()._leave_abnormally(fut)
 
 
-def _guarded_function(method: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def guarded(self: Monitor, *args: Any, **kwargs: Any) -> Any:
-        with self._mutex:
-            result = method(self, *args, **kwargs)
+class _Done:
+    """An awaitable that is already done: what a plain ``__aenter__`` returns when it did
+    its work without waiting (no coroutine to create and run)."""
+
+    __slots__ = ()
+
+    # An exhausted iterator, made in C (a Python ``__await__`` costs 30 ns more).
+    __await__ = staticmethod(().__iter__)
+
+
+_DONE: Final = _Done()
+
+
+class AcquirableMonitor(Monitor):
+    """``async with`` for a monitor over an Acquirable (Lock, RLock, Semaphore): plain
+    methods that take the mutex once and create no coroutine unless the caller must wait.
+
+    (A guarded ``async def __aenter__`` would cost two coroutines per ``async with`` where
+    the single-loop class has one.)
+    """
+
+    # _begin() and _end(), inlined in both: this is the hottest path of all.
+    def __aenter__(self) -> Any:  # an awaitable
+        mutex = self._mutex
+        mutex.acquire()
+        try:
+            if self._in_flight:
+                self._recover_lost()
+            acquired = self._try_acquire()  # type: ignore[attr-defined]
             if self._orphans:
                 self._bury_orphans()
-            return result
+        finally:
+            mutex.release()
+        return _DONE if acquired else self._enter_contended()
+
+    async def _enter_contended(self) -> None:
+        self._begin()
+        try:
+            if not self._try_acquire():  # type: ignore[attr-defined]
+                await self._park()
+        finally:
+            self._end()
+
+    def __aexit__(self, exc_type: object, exc: object, tb: object) -> Any:  # an awaitable
+        mutex = self._mutex
+        mutex.acquire()
+        try:
+            if self._in_flight:
+                self._recover_lost()
+            self._release_unguarded()
+            if self._orphans:
+                self._bury_orphans()
+        finally:
+            mutex.release()
+        return _DONE
+
+    # The single-loop class's release(), called with the mutex held (one call less than
+    # the guarded ``release``).
+    _release_unguarded: Callable[[], None]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._release_unguarded = _single_loop_member(cls, "release")
+
+
+def _guarded_function(method: Callable[..., Any]) -> Callable[..., Any]:
+    if len(inspect.signature(method).parameters) == 1:  # (self): the common, hot case
+
+        @functools.wraps(method)
+        def guarded_call(self: Monitor) -> Any:
+            self._begin()
+            try:
+                return method(self)
+            finally:
+                self._end()
+
+        return guarded_call
+
+    @functools.wraps(method)
+    def guarded(self: Monitor, *args: Any, **kwargs: Any) -> Any:
+        self._begin()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._end()
 
     return guarded
 
@@ -323,16 +489,20 @@ def _guarded_function(method: Callable[..., Any]) -> Callable[..., Any]:
 def _guarded_coroutine(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     async def guarded(self: Monitor, *args: Any, **kwargs: Any) -> Any:
-        mutex = self._mutex
-        mutex.acquire()
+        self._begin()
         try:
             return await method(self, *args, **kwargs)
         finally:
-            if self._orphans:
-                self._bury_orphans()
-            mutex.release()
+            self._end()
 
     return guarded
+
+
+def _single_loop_member(cls: type, name: str) -> Any:
+    """``cls``'s own ``name``, or else the single-loop class's: never a guarded wrapper
+    inherited from a thread-safe base class."""
+    sources = [cls] + [k for k in cls.__mro__ if not issubclass(k, Monitor)]
+    return next(k.__dict__[name] for k in sources if name in k.__dict__)
 
 
 def guard(*names: str) -> Callable[[type[T]], type[T]]:
@@ -340,10 +510,8 @@ def guard(*names: str) -> Callable[[type[T]], type[T]]:
     single-loop primitive, or defined by the class) with the instance's mutex held."""
 
     def decorate(cls: type[T]) -> type[T]:
-        # Wrap the single-loop code, never a wrapper inherited from a thread-safe base.
-        sources = [cls] + [k for k in cls.__mro__ if not issubclass(k, Monitor)]
         for name in names:
-            member = next(k.__dict__[name] for k in sources if name in k.__dict__)
+            member = _single_loop_member(cls, name)
             if isinstance(member, property):
                 setter = member.fset and _guarded_function(member.fset)
                 wrapped: Any = property(_guarded_function(member.fget), setter, doc=member.__doc__)  # type: ignore[arg-type]

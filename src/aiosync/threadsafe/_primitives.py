@@ -14,7 +14,7 @@ from ._faces import (
     LockFace,
     SemaphoreFace,
 )
-from ._monitor import Monitor, guard
+from ._monitor import AcquirableMonitor, Monitor, guard
 
 __all__ = [
     "Barrier",
@@ -30,11 +30,11 @@ __all__ = [
 ]
 
 _SHOWN = ("statistics", "__repr__")
-_ACQUIRABLE = ("acquire", "release", "locked", "__aenter__", "__aexit__", *_SHOWN)
+_ACQUIRABLE = ("acquire", "release", "locked", *_SHOWN)  # async with: AcquirableMonitor
 
 
 @guard(*_ACQUIRABLE)
-class Lock(Monitor, _lock.Lock):
+class Lock(AcquirableMonitor, _lock.Lock):
     """``aiosync.Lock`` for any number of event loops and threads; ``sync`` is
     ``threading.Lock``'s API. FIFO across both faces."""
 
@@ -42,7 +42,7 @@ class Lock(Monitor, _lock.Lock):
 
 
 @guard(*_ACQUIRABLE)
-class RLock(Monitor, _lock.RLock):
+class RLock(AcquirableMonitor, _lock.RLock):
     """``aiosync.RLock`` for any number of event loops and threads; ``sync`` is
     ``threading.RLock``'s API. The owner is the calling task, or else the calling thread."""
 
@@ -50,7 +50,7 @@ class RLock(Monitor, _lock.RLock):
 
 
 @guard(*_ACQUIRABLE, "release_many")
-class Semaphore(Monitor, _semaphore.Semaphore):
+class Semaphore(AcquirableMonitor, _semaphore.Semaphore):
     """``aiosync.Semaphore`` for any number of event loops and threads; ``sync`` is
     ``threading.Semaphore``'s API."""
 
