@@ -490,3 +490,55 @@ def test_party_whose_loop_closed_does_not_count_at_a_barrier() -> None:
     assert not first.done()
     assert sorted([barrier.sync.wait(DEADLINE), first.result(DEADLINE)]) == [0, 1]
     _quiet(barrier)
+
+
+def _doomed_waiter(lock: Any) -> LoopThread:
+    """A task parked on ``lock`` in a loop that is then stopped (not closed)."""
+    doomed = LoopThread()
+    doomed.submit(lock.acquire())
+    wait_until(lambda: lock._parked_count() == 1, "task waits")
+    doomed.stop()
+    return doomed
+
+
+def test_grant_sent_to_a_loop_that_closes_before_the_task_runs_is_recovered() -> None:
+    """The wake-up reaches a stopped loop, which then closes without running the task:
+    the next call on the lock, from anywhere, finds the grant lost and passes it on."""
+    lock = ts.Lock()
+    lock.sync.acquire()
+    doomed = _doomed_waiter(lock)
+    lock.sync.release()  # reserved for the task, which never runs
+    assert lock._woken == 1 and not lock.locked()
+    assert lock.sync.acquire(timeout=0) is False  # its loop still might run it
+    doomed.loop.close()
+    assert lock.sync.acquire(timeout=0) is True
+    assert lock._woken == 0 and not lock._in_flight
+    lock.sync.release()
+    _quiet(lock)
+
+
+def test_parked_thread_recovers_a_grant_lost_to_a_closed_loop_by_itself() -> None:
+    """Nobody else calls the lock: the thread parked behind the lost grant notices the
+    closed loop when it re-checks (every RECHECK_INTERVAL) and takes the lock."""
+    lock = ts.Lock()
+    lock.sync.acquire()
+    doomed = _doomed_waiter(lock)
+    behind = start_thread(lambda: lock.sync.acquire(timeout=DEADLINE))
+    wait_until(lambda: lock._parked_count() == 2, "thread waits")
+    lock.sync.release()
+    doomed.loop.close()
+    assert behind.result(DEADLINE) is True
+    lock.sync.release()
+    _quiet(lock)
+
+
+def test_semaphore_permits_lost_to_a_closed_loop_come_back() -> None:
+    sem = ts.Semaphore(1)
+    sem.sync.acquire()
+    doomed = _doomed_waiter(sem)
+    sem.release()  # handed to the task
+    doomed.loop.close()
+    assert sem.statistics().value == 1  # statistics() itself recovers it first
+    assert sem.sync.acquire(blocking=False) is True
+    sem.release()
+    _quiet(sem)
