@@ -64,7 +64,30 @@ class _Face:
         return run_blocking(coro)
 
 
-class LockFace(_Face):
+class _Holdable(_Face):
+    """``with face:`` as ``acquire()`` ... ``release()``, as the threading module has it."""
+
+    __slots__ = ()
+
+    def acquire(self, blocking: bool = True, timeout: float | None = -1) -> bool:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+class LockFace(_Holdable):
     """``threading.Lock``'s API (and ``threading.RLock``'s, for an RLock)."""
 
     __slots__ = ()
@@ -85,17 +108,6 @@ class LockFace(_Face):
         """True if held."""
         result: bool = self._primitive.locked()
         return result
-
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._primitive.release()
 
 
 class SemaphoreFace(LockFace):
@@ -189,7 +201,7 @@ class LatchFace(_Face):
         return result
 
 
-class ConditionFace(_Face):
+class ConditionFace(_Holdable):
     """``threading.Condition``'s API; its lock is the blocking face of the Condition's."""
 
     __slots__ = ("_lock_face",)
@@ -204,17 +216,6 @@ class ConditionFace(_Face):
 
     def release(self) -> None:
         """Release the underlying lock."""
-        self._lock_face.release()
-
-    def __enter__(self) -> bool:
-        return self._lock_face.acquire()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
         self._lock_face.release()
 
     def wait(self, timeout: float | None = None) -> bool:
