@@ -41,7 +41,8 @@ IMPLEMENTATIONS: tuple[ModuleType, ...] = (asyncio, aiosync)
 """Baseline first: it runs first in every interleaved pair."""
 
 CANDIDATE = "aiosync"
-"""The implementation every ratio is about: aiosync / baseline."""
+"""The implementation every ratio is about, unless a run names another (``--threadsafe``
+compares ``aiosync.threadsafe`` with ``aiosync``): candidate / baseline."""
 
 Impl = tuple[str, Any]
 """An implementation under test: its name in the tables and what the workload receives."""
@@ -171,11 +172,11 @@ class Workload:
     # Met only when the ratio is strictly below the target (the peers' "faster than").
     strict: bool = False
 
-    def missing(self) -> list[str]:
+    def missing(self, mods: Sequence[ModuleType] = IMPLEMENTATIONS) -> list[str]:
         """The required attributes some implementation lacks (e.g. Barrier on 3.10)."""
         return [
             f"{mod.__name__}.{attr}"
-            for mod in IMPLEMENTATIONS
+            for mod in mods
             for attr in self.requires
             if not hasattr(mod, attr)
         ]
@@ -290,17 +291,18 @@ class Result:
     stats: dict[str, Stats]
     target: float | None
     baseline: str = "asyncio"  # what aiosync is compared with: asyncio, or a peer
+    candidate: str = CANDIDATE  # what is compared: aiosync, or aiosync.threadsafe
 
     @property
     def ratio(self) -> float:
-        """Ratio of medians, aiosync / baseline: lower is better."""
-        return self.stats[CANDIDATE].median / self.stats[self.baseline].median
+        """Ratio of medians, candidate / baseline: lower is better."""
+        return self.stats[self.candidate].median / self.stats[self.baseline].median
 
     @property
     def paired_ratio(self) -> float:
-        """Median of the per-pair ratios (each aiosync rep over the baseline rep of the
+        """Median of the per-pair ratios (each candidate rep over the baseline rep of the
         same round, which ran before it)."""
-        a, b = self.stats[self.baseline].per_op, self.stats[CANDIDATE].per_op
+        a, b = self.stats[self.baseline].per_op, self.stats[self.candidate].per_op
         return statistics.median(y / x for x, y in zip(a, b, strict=True))
 
     @property
@@ -310,12 +312,14 @@ class Result:
         return self.ratio < self.target if self.workload.strict else self.ratio <= self.target
 
     def per_baseline(self) -> list[Result]:
-        """One result per implementation other than aiosync, sharing this run's samples
-        (a run that interleaved two peers with aiosync gives two rows)."""
+        """One result per implementation other than the candidate, sharing this run's
+        samples (a run that interleaved two peers with aiosync gives two rows)."""
         return [
-            Result(self.workload, self.loop, self.params, self.stats, self.target, name)
+            Result(
+                self.workload, self.loop, self.params, self.stats, self.target, name, self.candidate
+            )
             for name in self.stats
-            if name != CANDIDATE
+            if name != self.candidate
         ]
 
 
@@ -329,10 +333,12 @@ def measure(
     warmup: int,
     keep_gc: bool = False,
     impls: Sequence[Impl] | None = None,
+    candidate: str = CANDIDATE,
 ) -> Result:
     """Run ``workload`` interleaved over ``impls`` (default: asyncio, aiosync), the
-    baseline(s) first and aiosync last in every round. The result's ratio is against the
-    first implementation; :meth:`Result.per_baseline` gives one result per baseline."""
+    baseline(s) first and the candidate (aiosync unless named) last in every round. The
+    result's ratio is candidate / first implementation; :meth:`Result.per_baseline` gives
+    one result per baseline."""
     impls = list(impls or default_impls())
     params = workload.quick_params if quick else workload.params
     stats = {name: Stats() for name, _ in impls}
@@ -346,7 +352,7 @@ def measure(
         for key, value in (sample.extra or {}).items():
             s.extras.setdefault(key, []).append(value)
     target = workload.target(sys.version_info[:2])
-    return Result(workload, loop, params, stats, target, impls[0][0])
+    return Result(workload, loop, params, stats, target, impls[0][0], candidate)
 
 
 def _source_revision(path: str) -> str | None:
@@ -366,11 +372,17 @@ def _source_revision(path: str) -> str | None:
 
 
 def _source_hash(path: str) -> str:
-    """A short hash of aiosync's ``*.py`` files, identifying exactly what was measured."""
+    """A short hash of aiosync's ``*.py`` files, identifying exactly what was measured
+    (the top-level modules; :func:`threadsafe_hash` covers the subpackage)."""
     digest = hashlib.sha256()
     for file in sorted(Path(path).glob("*.py")):
         digest.update(file.name.encode() + b"\0" + file.read_bytes())
     return digest.hexdigest()[:12]
+
+
+def threadsafe_hash() -> str:
+    """The same hash over ``aiosync/threadsafe/*.py`` (shown by ``--threadsafe`` only)."""
+    return _source_hash(os.path.join(os.path.dirname(aiosync.__file__ or ""), "threadsafe"))
 
 
 def load_average() -> str:

@@ -39,7 +39,7 @@ def _met(result: Result) -> str:
 
 def _noise(result: Result) -> str:
     """The larger IQR of the two implementations the row compares."""
-    worst = max(result.stats[name].iqr_pct for name in (result.baseline, CANDIDATE))
+    worst = max(result.stats[name].iqr_pct for name in (result.baseline, result.candidate))
     return "—" if math.isnan(worst) else f"{worst:.0f}%"
 
 
@@ -65,16 +65,18 @@ def markdown_table(python: str, results: Sequence[Result]) -> str:
     return "\n".join([*header, *rows])
 
 
-def peer_table(python: str, results: Sequence[Result]) -> str:
-    """The peer suite's table: one row per (loop, workload, peer), ratio aiosync / peer."""
+def peer_table(python: str, results: Sequence[Result], baseline: str = "peer") -> str:
+    """The peer suite's table: one row per (loop, workload, peer), ratio aiosync / peer.
+    (``--threadsafe`` prints the same table with its own candidate and ``baseline``.)"""
+    candidate = results[0].candidate if results else CANDIDATE
     header = (
-        "| Python | loop | workload | peer | peer median | aiosync median | ratio | target "
-        "| met? | paired ratio | IQR |",
+        f"| Python | loop | workload | {baseline} | {baseline} median | {candidate} median "
+        "| ratio | target | met? | paired ratio | IQR |",
         "|---|---|---|---|---:|---:|---:|---:|:---:|---:|---:|",
     )
     rows = [
         f"| {python} | {r.loop} | `{r.workload.name}` | `{r.baseline}` "
-        f"| {_cell(r, r.stats[r.baseline])} | {_cell(r, r.stats[CANDIDATE])} "
+        f"| {_cell(r, r.stats[r.baseline])} | {_cell(r, r.stats[r.candidate])} "
         f"| **{r.ratio:.2f}** | {_target(r)} | {_met(r)} "
         f"| {r.paired_ratio:.2f} | {_noise(r)} |"
         for r in results
@@ -117,8 +119,46 @@ def accuracy_table(python: str, results: Sequence[Result]) -> str:
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
+def handoff_table(python: str, results: Sequence[Result]) -> str:
+    """For the cross-thread workloads: how many acquisitions were hand-offs to the other
+    side (another loop, or between the loop and the threads), and the hand-off latency,
+    from just before the release to just after the other side's acquisition returned:
+    the median over the repetitions of each repetition's p50 and p99 (worst repetition's
+    p99 in parentheses)."""
+    lines = [
+        "| Python | loop | workload | implementation | hand-off | hand-offs / acquisitions "
+        "| latency p50 | latency p99 (worst rep) |",
+        "|---|---|---|---|---|---:|---:|---:|",
+    ]
+    seen: set[tuple[str, str, str]] = set()
+    for r in results:
+        for name, s in r.stats.items():
+            x = s.extras
+            if "acquisitions" not in x or (r.loop, r.workload.name, name) in seen:
+                continue
+            seen.add((r.loop, r.workload.name, name))
+            for key in x:
+                if not key.startswith("p50 "):
+                    continue
+                way = key[4:]
+                share = statistics.median(
+                    h / a for h, a in zip(x[f"n {way}"], x["acquisitions"], strict=True)
+                )
+                p50 = [v for v in x[key] if not math.isnan(v)]  # nan: none in that rep
+                p99 = [v for v in x[f"p99 {way}"] if not math.isnan(v)]
+                lines.append(
+                    f"| {python} | {r.loop} | `{r.workload.name}` | `{name}` | {way} "
+                    f"| {100 * share:.1f}% of {statistics.median(x['acquisitions']):,.0f} "
+                    f"| {_time(statistics.median(p50)) if p50 else '—'} "
+                    f"| {_time(statistics.median(p99)) if p99 else '—'} "
+                    f"({_time(max(p99)) if p99 else '—'}) |"
+                )
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def _label(r: Result) -> str:
-    return f"{r.workload.name} vs {r.baseline}" if r.workload.peers else r.workload.name
+    several = r.workload.peers or len(r.stats) > 2  # the name alone would be ambiguous
+    return f"{r.workload.name} vs {r.baseline}" if several else r.workload.name
 
 
 def verdict(results: Sequence[Result]) -> str:
@@ -159,6 +199,7 @@ def to_json(env: dict[str, Any], settings: dict[str, Any], results: Sequence[Res
                     "op": r.workload.op,
                     "params": dict(r.params),
                     "baseline": r.baseline,
+                    "candidate": r.candidate,
                     "ratio_of_medians": r.ratio,
                     "paired_ratio_median": r.paired_ratio,
                     "target": r.target,

@@ -2,7 +2,9 @@
 
 Runs every workload on each event loop, asyncio and aiosync interleaved, and prints a
 markdown table; with ``--peers``, the peer workloads instead, each peer and aiosync
-interleaved. See ``--help`` and docs/benchmarks.md.
+interleaved; with ``--threadsafe``, aiosync.threadsafe against the top-level classes on the
+core workloads and against aiologic and hand-written glue on cross-thread hand-offs. See
+``--help`` and docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -30,13 +32,23 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="Benchmark aiosync against asyncio (interleaved, medians, ratio); "
-        "with --peers, its newer primitives against aiorwlock, aiolimiter, anyio and aiologic.",
+        "with --peers, its newer primitives against aiorwlock, aiolimiter, anyio and aiologic; "
+        "with --threadsafe, aiosync.threadsafe against the top-level classes and, across "
+        "threads, against aiologic and threading.Lock + call_soon_threadsafe glue.",
     )
     p.add_argument(
         "--peers",
         action="store_true",
         help="run the peer workloads instead (RWLock, RateLimiter, CapacityLimiter, RLock "
         "against the packages people use for them); -w and --list then apply to those",
+    )
+    p.add_argument(
+        "--threadsafe",
+        action="store_true",
+        help="run the thread-safe group instead: every core workload with aiosync and "
+        "aiosync.threadsafe (target ratio <= 1.3), and cross-thread lock hand-offs "
+        "(aiosync.threadsafe against aiologic and hand-written glue); -w and --list then "
+        "apply to those",
     )
     p.add_argument(
         "-w",
@@ -96,6 +108,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.reps is not None and args.reps < 1:
         p.error("--reps must be >= 1")
+    if args.peers and args.threadsafe:
+        p.error("--peers and --threadsafe are two different groups: choose one")
     return args
 
 
@@ -116,6 +130,10 @@ def _select(
     return selected
 
 
+def _suffix(args: argparse.Namespace) -> str:
+    return "-peers" if args.peers else "-threadsafe" if args.threadsafe else ""
+
+
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -123,15 +141,27 @@ def _log(msg: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     group, other = (PEER_WORKLOADS, WORKLOADS) if args.peers else (WORKLOADS, PEER_WORKLOADS)
+    if args.threadsafe:
+        # Imported only here: an aiosync without the subpackage (an older commit put on
+        # PYTHONPATH) still runs the other groups.
+        from benchmarks import thread_workloads
+
+        group, other = thread_workloads.THREADSAFE_WORKLOADS, []
     if args.list:
         width = max(22, *(len(w.name) + 1 for w in group))
         for w in group:
             vs = f" (vs {', '.join(w.peers)})" if w.peers else ""
+            if args.threadsafe:
+                vs = " (vs glue, aiologic.Lock)" if w in thread_workloads.CROSS else ""
             print(f"{w.name:{width}} {w.summary}{vs}")
         return 0
     workloads = _select(args.workload, group, other)
     factories, notes = harness.loop_factories(args.loop or ["asyncio", "uvloop"])
     loaded, peer_notes = peers.load(p for w in workloads for p in w.peers)
+    cross_impls: list[harness.Impl] = []
+    if args.threadsafe:
+        cross_impls, cross_notes = thread_workloads.cross_impls()
+        peer_notes += cross_notes
     for note in notes + peer_notes:
         print(f"NOTE: {note}")
     if not factories:
@@ -146,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         factory = next(iter(factories.values()))
         for w in workloads:
             impl = peers.AIOSYNC if w.peers else None
+            if args.threadsafe:
+                cross = w in thread_workloads.CROSS
+                impl = thread_workloads.THREADSAFE if cross else thread_workloads.CORE_MODULES[1]
             print(profile(w, factory, quick=args.quick, reps=args.reps or 3, impl=impl))
         return 0
 
@@ -164,19 +197,37 @@ def main(argv: list[str] | None = None) -> int:
         print("peers: " + "; ".join(f"{n} ({v})" for n, v in env["peers"].items()))
         for note in env["peer_settings"]:
             print(f"peer setting: {note}")
+    if args.threadsafe:
+        env["threadsafe_sha256"] = harness.threadsafe_hash()
+        env["baselines"] = thread_workloads.versions(cross_impls)
+        # The aiologic checkpoint setting, as the peer suite shows it for aiologic.RLock.
+        aiologic_loaded = thread_workloads.AIOLOGIC in env["baselines"]
+        env["peer_settings"] = peers.settings_notes(["aiologic.RLock"] if aiologic_loaded else [])
+        print(
+            f"aiosync.threadsafe source sha256 {env['threadsafe_sha256']}; cross-thread "
+            "baselines: " + "; ".join(f"{n} ({v})" for n, v in env["baselines"].items())
+        )
+        for note in env["peer_settings"]:
+            print(f"peer setting: {note}")
     print(
         f"clock: {args.clock} ({harness.CLOCKS[args.clock].__name__}); garbage collector "
         f"{'enabled' if args.gc else 'paused'} during repetitions"
+        + ("; cross-thread workloads: wall time always" if args.threadsafe else "")
     )
     started = time.perf_counter()
     results: list[harness.Result] = []
     for loop, factory in factories.items():
         for w in workloads:
-            missing = w.missing()
+            missing = w.missing(thread_workloads.CORE_MODULES) if args.threadsafe else w.missing()
             if missing:
                 print(f"NOTE: {w.name} skipped on {loop}: {', '.join(missing)} not available")
                 continue
             impls = peers.impls_for(w.peers, loaded) if w.peers else harness.default_impls()
+            candidate = harness.CANDIDATE
+            if args.threadsafe:
+                cross = w in thread_workloads.CROSS
+                impls = cross_impls if cross else thread_workloads.core_impls()
+                candidate = thread_workloads.CANDIDATE
             if not impls:
                 print(f"NOTE: {w.name} skipped on {loop}: none of its peers is importable")
                 continue
@@ -192,20 +243,38 @@ def main(argv: list[str] | None = None) -> int:
                 warmup=args.warmup,
                 keep_gc=args.gc,
                 impls=impls,
+                candidate=candidate,
             )
             rows = r.per_baseline()
             results.extend(rows)
             ratios = ", ".join(
-                f"{row.ratio:.2f}" + (f" vs {row.baseline}" if w.peers else "") for row in rows
+                f"{row.ratio:.2f}" + (f" vs {row.baseline}" if w.peers or len(rows) > 1 else "")
+                for row in rows
             )
             _log(f"[{loop}] {w.name}: ratio {ratios} ({time.perf_counter() - t0:.1f} s)")
 
     print()
-    if args.peers:
+    if args.threadsafe:
+        core = [r for r in results if r.workload not in thread_workloads.CROSS]
+        cross = [r for r in results if r.workload in thread_workloads.CROSS]
+        if core:
+            print(report.peer_table(python, core, baseline="baseline"))
+        if core and cross:
+            print()
+        if cross:
+            print(report.peer_table(python, cross, baseline="baseline"))
+    elif args.peers:
         print(report.peer_table(python, results))
     else:
         print(report.markdown_table(python, results))
     print("\n" + report.verdict(results))
+    handoffs = report.handoff_table(python, results)
+    if handoffs:
+        print(
+            "\nCross-thread hand-offs (share of acquisitions that went to another thread; "
+            "latency from just before the release to just inside the next holder):\n"
+        )
+        print(handoffs)
     accuracy = report.accuracy_table(python, results)
     if accuracy:
         print(
@@ -213,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             "busiest window against the burst):\n"
         )
         print(accuracy)
-    scaling = report.scaling_table(results)
+    scaling = "" if args.threadsafe else report.scaling_table(results)
     if scaling:
         print("\nEvent.set() cost per waiter (should not grow with the number of waiters):\n")
         print(scaling)
@@ -227,8 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         path = (
             Path(args.json)
             if args.json
-            else RESULTS_DIR
-            / (time.strftime("%Y%m%d-%H%M%S") + f"-py{python}{'-peers' if args.peers else ''}.json")
+            else RESULTS_DIR / (time.strftime("%Y%m%d-%H%M%S") + f"-py{python}{_suffix(args)}.json")
         )
         settings = {
             "quick": args.quick,
@@ -237,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             "clock": args.clock,
             "gc_enabled": args.gc,
             "peers": args.peers,
+            "threadsafe": args.threadsafe,
         }
         report.write_json(path, report.to_json(env, settings, results))
         print(f"JSON written to {path}")
