@@ -38,7 +38,9 @@ class Semaphore(Acquirable):
       BoundedSemaphore for a checked one).
     """
 
-    __slots__ = ("_value",)
+    # ``_bound_value`` is BoundedSemaphore's: declared here so that a class may inherit from
+    # both (aiosync.threadsafe's BoundedSemaphore, whose Semaphore base adds slots).
+    __slots__ = ("_bound_value", "_value")
 
     def __init__(self, value: int = 1) -> None:
         super().__init__()
@@ -104,7 +106,7 @@ class Semaphore(Acquirable):
 class BoundedSemaphore(Semaphore):
     """A Semaphore whose ``release()`` raises ValueError above the initial value."""
 
-    __slots__ = ("_bound_value",)
+    __slots__ = ()
 
     def __init__(self, value: int = 1) -> None:
         super().__init__(value)

@@ -7,6 +7,7 @@ thread whose event loop is running (they would freeze it); the rest may be calle
 
 from __future__ import annotations
 
+from asyncio.events import _get_running_loop
 from collections.abc import Callable, Hashable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -55,12 +56,9 @@ class _Face:
     def _block(self, call: str, seconds: float | None, coro: Any) -> Any:
         """Run a blocking call's coroutine in this thread (refused on a loop's thread,
         unless ``seconds`` is 0: a call that only tries never blocks)."""
-        if seconds != 0:
-            try:
-                forbid_running_loop(f"{type(self._primitive).__name__}.sync.{call}")
-            except RuntimeError:
-                coro.close()
-                raise
+        if seconds != 0 and _get_running_loop() is not None:
+            coro.close()
+            forbid_running_loop(f"{type(self._primitive).__name__}.sync.{call}")
         return run_blocking(coro)
 
 

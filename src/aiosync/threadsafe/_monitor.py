@@ -278,13 +278,19 @@ def forbid_running_loop(call: str) -> None:
         )
 
 
+#: The slots every concrete Monitor class declares.
+MONITOR_SLOTS: Final = ("_in_flight", "_mutex", "_orphans", "sync")
+
+
 class Monitor(ParkingLot):
     """A ParkingLot shared by every loop and thread, its state guarded by ``_mutex``.
 
     A thread-safe class is ``class Lock(Monitor, aiosync.Lock)`` with its public methods
-    wrapped by :func:`guard`. (Monitors have no ``__slots__``: BoundedSemaphore inherits
-    from two slotted primitives, which only works if the thread-safe Semaphore adds none.)
+    wrapped by :func:`guard`, and ``__slots__ = MONITOR_SLOTS`` (Monitor cannot declare
+    them: two bases of a class may not both add slots to ParkingLot).
     """
+
+    __slots__ = ()
 
     _mutex: threading.RLock
     # Waiters found gone outside the primitive's own accounting: (waiter, was_woken).
@@ -297,12 +303,12 @@ class Monitor(ParkingLot):
     _face: ClassVar[type[Any] | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._mutex = threading.RLock()
-        self._orphans = []
-        self._in_flight = {}
+        self._mutex = threading.RLock()  # type: ignore[misc]
+        self._orphans = []  # type: ignore[misc]
+        self._in_flight = {}  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         if self._face is not None:
-            self.sync = self._face(self)
+            self.sync = self._face(self)  # type: ignore[misc]
 
     def _enqueue(self) -> Any:
         loop = _get_running_loop()
@@ -417,6 +423,8 @@ class AcquirableMonitor(Monitor):
     (A guarded ``async def __aenter__`` would cost two coroutines per ``async with`` where
     the single-loop class has one.)
     """
+
+    __slots__ = ()
 
     # _begin() and _end(), inlined in both: this is the hottest path of all.
     def __aenter__(self) -> Any:  # an awaitable

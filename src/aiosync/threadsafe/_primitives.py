@@ -14,7 +14,7 @@ from ._faces import (
     LockFace,
     SemaphoreFace,
 )
-from ._monitor import AcquirableMonitor, Monitor, guard
+from ._monitor import MONITOR_SLOTS, AcquirableMonitor, Monitor, guard
 
 __all__ = [
     "Barrier",
@@ -38,6 +38,7 @@ class Lock(AcquirableMonitor, _lock.Lock):
     """``aiosync.Lock`` for any number of event loops and threads; ``sync`` is
     ``threading.Lock``'s API. FIFO across both faces."""
 
+    __slots__ = MONITOR_SLOTS
     _face = LockFace
 
 
@@ -46,6 +47,7 @@ class RLock(AcquirableMonitor, _lock.RLock):
     """``aiosync.RLock`` for any number of event loops and threads; ``sync`` is
     ``threading.RLock``'s API. The owner is the calling task, or else the calling thread."""
 
+    __slots__ = MONITOR_SLOTS
     _face = LockFace
 
 
@@ -54,6 +56,7 @@ class Semaphore(AcquirableMonitor, _semaphore.Semaphore):
     """``aiosync.Semaphore`` for any number of event loops and threads; ``sync`` is
     ``threading.Semaphore``'s API."""
 
+    __slots__ = MONITOR_SLOTS
     _face = SemaphoreFace
 
     def release_many(self, n: int) -> None:
@@ -67,6 +70,8 @@ class BoundedSemaphore(Semaphore, _semaphore.BoundedSemaphore):
     """``aiosync.BoundedSemaphore`` for any number of event loops and threads; ``sync`` is
     ``threading.BoundedSemaphore``'s API."""
 
+    __slots__ = ()
+
     def release_many(self, n: int) -> None:
         """Return ``n`` permits at once; ValueError, returning none, past the bound."""
         if self._value + self._woken + n > self._bound_value:
@@ -79,6 +84,7 @@ class Event(Monitor, _event.Event):
     """``aiosync.Event`` for any number of event loops and threads; ``sync`` is
     ``threading.Event``'s API. ``set()`` may be called from any thread."""
 
+    __slots__ = MONITOR_SLOTS
     _face = EventFace
 
 
@@ -92,6 +98,7 @@ class Condition(Monitor, _condition.Condition):
     the lock, as the caller does).
     """
 
+    __slots__ = MONITOR_SLOTS
     _face = ConditionFace
 
     def __init__(self, lock: Lock | RLock | None = None) -> None:
@@ -114,6 +121,7 @@ class Barrier(Monitor, _barrier.Barrier):
     """``aiosync.Barrier`` for any number of event loops and threads; ``sync`` is
     ``threading.Barrier``'s API (without ``action``)."""
 
+    __slots__ = MONITOR_SLOTS
     _face = BarrierFace
 
 
@@ -122,6 +130,7 @@ class CountdownLatch(Monitor, _latch.CountdownLatch):
     """``aiosync.CountdownLatch`` for any number of event loops and threads; ``sync`` has
     a blocking ``wait(timeout=None)``. ``count_down()`` may be called from any thread."""
 
+    __slots__ = MONITOR_SLOTS
     _face = LatchFace
 
 
@@ -138,11 +147,14 @@ class CapacityLimiter(Monitor, _limiters.CapacityLimiter):
     is the calling task, or else the calling thread. ``sync`` has ``acquire(blocking=True,
     timeout=-1)``, ``release()`` and ``with``."""
 
+    __slots__ = MONITOR_SLOTS
     _face = CapacityLimiterFace
 
 
 class _Side(_rwlock._Side):
     """One mode of a thread-safe RWLock; ``sync`` is its ``threading.Lock``-like API."""
+
+    __slots__ = ("sync",)
 
     def __init__(self, rwlock: RWLock, mode: str) -> None:
         super().__init__(rwlock, mode)
@@ -158,6 +170,8 @@ class RWLock(Monitor, _rwlock.RWLock):
     """``aiosync.RWLock`` for any number of event loops and threads: ``read`` and ``write``
     each have a blocking face, ``rw.read.sync`` and ``rw.write.sync``. Holds belong to the
     calling task, or else the calling thread."""
+
+    __slots__ = MONITOR_SLOTS
 
     def __init__(self) -> None:
         super().__init__()
