@@ -542,3 +542,29 @@ def test_semaphore_permits_lost_to_a_closed_loop_come_back() -> None:
     assert sem.sync.acquire(blocking=False) is True
     sem.release()
     _quiet(sem)
+
+
+def test_task_that_timed_out_on_a_loop_that_then_closed_passes_nothing_on() -> None:
+    """A timed-out waiter holds nothing: if its loop stops and closes before it runs,
+    there is no grant to recover (recovering one would wake a second holder)."""
+
+    class StopAfterExpiry(ts.Lock):
+        def _expire(self, fut: Any) -> None:
+            super()._expire(fut)
+            asyncio.get_running_loop().stop()  # before the timed-out task can run
+
+    lock = StopAfterExpiry()
+    lock.sync.acquire()
+    behind = start_thread(lambda: lock.sync.acquire(timeout=DEADLINE))
+    wait_until(lambda: lock._parked_count() == 1, "thread waits")
+    doomed = LoopThread()
+    doomed.submit(lock.acquire(timeout=0.01))
+    doomed.thread.join(DEADLINE)
+    doomed.loop.close()
+    assert lock.locked() and not behind.done()
+    assert lock.statistics().tasks_waiting == 1  # the thread, still behind our hold
+    assert lock._woken == 0
+    lock.sync.release()
+    assert behind.result(DEADLINE) is True
+    lock.sync.release()
+    _quiet(lock)

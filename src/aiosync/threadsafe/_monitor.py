@@ -43,7 +43,7 @@ from collections.abc import Callable, Coroutine, Generator
 from typing import Any, ClassVar, Final, TypeVar
 
 from .._base import running_task
-from .._parking import ParkingLot
+from .._parking import TIMED_OUT, ParkingLot
 
 __all__ = [
     "AcquirableMonitor",
@@ -157,8 +157,11 @@ class LoopWaiter(_Waiter):
             try:
                 loop.call_soon_threadsafe(_resolve, self._fut, value)
             except RuntimeError:  # closed since done() was asked: pass the grant on
-                monitor._orphans.append((self, True))
+                if value is not TIMED_OUT:
+                    monitor._orphans.append((self, True))
                 return
+        if value is TIMED_OUT:
+            return  # expired: it holds nothing, and the lot has counted it gone already
         # Until the task runs, its loop could close and drop the wake-up (even when it was
         # sent from that loop's own thread, if the loop stops first).
         self._sent = True
@@ -444,7 +447,25 @@ class AcquirableMonitor(Monitor):
         self._begin()
         try:
             if not self._try_acquire():  # type: ignore[attr-defined]
-                await self._park()
+                # ParkingLot._park, inlined as in the single-loop classes' ``async with``:
+                # a blocked task then holds one coroutine frame less (0.15 KiB).
+                waiter = self._enqueue()
+                try:
+                    value = await waiter
+                except BaseException:
+                    self._leave_abnormally(waiter)
+                    raise
+                self._woken -= 1
+                if self._resumed is not None:
+                    self._resumed(value)
+        finally:
+            self._end()
+
+    def _try_acquire_now(self) -> bool:
+        """Acquire if that needs no wait (never ahead of a waiter); False otherwise."""
+        self._begin()
+        try:
+            return self._try_acquire()  # type: ignore[attr-defined,no-any-return]
         finally:
             self._end()
 
@@ -475,11 +496,18 @@ def _guarded_function(method: Callable[..., Any]) -> Callable[..., Any]:
 
         @functools.wraps(method)
         def guarded_call(self: Monitor) -> Any:
-            self._begin()
+            # _begin() and _end(), inlined: locked(), is_set(), release() ... are hot.
+            mutex = self._mutex
+            mutex.acquire()
             try:
-                return method(self)
+                if self._in_flight:
+                    self._recover_lost()
+                result = method(self)
+                if self._orphans:
+                    self._bury_orphans()
             finally:
-                self._end()
+                mutex.release()
+            return result
 
         return guarded_call
 

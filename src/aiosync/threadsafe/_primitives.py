@@ -111,9 +111,10 @@ class Condition(Monitor, _condition.Condition):
         super().__init__(lock)
 
     async def _reacquire(self) -> None:
-        # Waiting for the lock must not hold the Condition's mutex: the lock's holder
-        # needs it to notify.
-        await self._unguarded(super()._reacquire())
+        # Taking the lock's mutex under ours is fine (the order is always Condition, then
+        # lock); waiting for the lock is not: the lock's holder needs ours to notify.
+        if not self._lock._try_acquire_now():
+            await self._unguarded(super()._reacquire())
 
 
 @guard("wait", "reset", "abort", "n_waiting", "broken", *_SHOWN)
