@@ -568,3 +568,55 @@ def test_task_that_timed_out_on_a_loop_that_then_closed_passes_nothing_on() -> N
     assert behind.result(DEADLINE) is True
     lock.sync.release()
     _quiet(lock)
+
+
+def test_notification_sent_to_a_task_whose_loop_closed_is_passed_on() -> None:
+    """A notified task that never runs (its loop closed first) passes its notification to
+    the next waiter, as a cancelled one does."""
+    cond = ts.Condition()
+    loop1, loop2 = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+
+        async def waiter() -> bool:
+            async with cond:
+                return await cond.wait()
+
+        first = loop1.create_task(waiter())
+        loop1.run_until_complete(asyncio.sleep(0))  # first waits
+        second = loop2.create_task(waiter())
+        loop2.run_until_complete(asyncio.sleep(0))  # second waits behind it
+
+        async def notify_one() -> None:
+            async with cond:
+                cond.notify()
+
+        loop2.run_until_complete(notify_one())  # wakes first, on loop1, which never runs
+        loop1.close()
+        # The next call on the condition, whatever it is, finds the notification lost and
+        # passes it on (parked tasks do not poll for it; parked threads do).
+        assert cond.statistics().tasks_waiting == 1  # second, woken, not yet run
+        done, _ = loop2.run_until_complete(asyncio.wait([second], timeout=DEADLINE))
+        assert second in done and second.result() is True
+        assert cond.statistics().tasks_waiting == 0 and cond._woken == 0
+        assert not first.done()
+    finally:
+        loop1.close()
+        loop2.close()
+
+
+def test_condition_wait_with_timeout_zero_is_refused_on_a_loop_thread() -> None:
+    """Even with timeout=0, waiting re-takes the lock, which may block: refused, and the
+    caller keeps the lock."""
+
+    async def main() -> None:
+        cond = ts.Condition()
+        assert cond.sync.acquire(blocking=False)
+        with pytest.raises(RuntimeError, match="running an event loop"):
+            cond.sync.wait(0)
+        with pytest.raises(RuntimeError, match="running an event loop"):
+            cond.sync.wait_for(lambda: False, 0)
+        assert cond.locked()
+        assert cond._parked_count() == 0
+        cond.sync.release()
+
+    asyncio.run(main())

@@ -55,7 +55,8 @@ class _Face:
 
     def _block(self, call: str, seconds: float | None, coro: Any) -> Any:
         """Run a blocking call's coroutine in this thread (refused on a loop's thread,
-        unless ``seconds`` is 0: a call that only tries never blocks)."""
+        unless ``seconds`` is 0: a call that only tries never blocks; pass None for a call
+        that may block whatever its timeout)."""
         if seconds != 0 and _get_running_loop() is not None:
             coro.close()
             forbid_running_loop(f"{type(self._primitive).__name__}.sync.{call}")
@@ -216,17 +217,18 @@ class ConditionFace(_Holdable):
         """Release the underlying lock."""
         self._lock_face.release()
 
+    # Even with timeout=0 these may block: re-taking the lock waits behind its queue.
     def wait(self, timeout: float | None = None) -> bool:
         """Release the lock, block until notified, re-acquire it; False on timeout."""
         seconds = _wait_timeout(timeout)
-        result: bool = self._block("wait()", seconds, self._primitive.wait(seconds))
+        result: bool = self._block("wait()", None, self._primitive.wait(seconds))
         return result
 
     def wait_for(self, predicate: Callable[[], T], timeout: float | None = None) -> T:
         """Block until ``predicate()`` is true; return its last value."""
         seconds = _wait_timeout(timeout)
         coro = self._primitive.wait_for(predicate, seconds)
-        result: T = self._block("wait_for()", seconds, coro)
+        result: T = self._block("wait_for()", None, coro)
         return result
 
     def notify(self, n: int = 1) -> None:

@@ -395,9 +395,14 @@ class Monitor(ParkingLot):
             waiter._state = _BURIED
             if was_woken:
                 self._woken -= 1
-                self._abandoned(waiter.result())
+                self._lost(waiter.result())
             else:
                 self._note_dead(waiter)  # type: ignore[arg-type]
+
+    def _lost(self, value: Any) -> None:
+        """Hook: a woken task's loop closed before it ran; pass ``value`` on as if it had
+        been cancelled (for most primitives, ``_abandoned`` does just that)."""
+        self._abandoned(value)
 
     def _leave_abnormally(self, fut: Any) -> None:
         # A buried waiter's task may still be finalized later (its coroutine closed by the

@@ -110,6 +110,11 @@ class Condition(Monitor, _condition.Condition):
             )
         super().__init__(lock)
 
+    def _lost(self, value: Any) -> None:
+        # A notified task that never runs: pass its notification on, as wait() does for
+        # one that is cancelled.
+        self._wake_one(False)
+
     async def _reacquire(self) -> None:
         # Taking the lock's mutex under ours is fine (the order is always Condition, then
         # lock); waiting for the lock is not: the lock's holder needs ours to notify.
