@@ -1,0 +1,29 @@
+"""Fixtures for the Redis tests: a real redis-server per session, a fresh database and a
+client per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _server import RedisServer
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(Path(tmp_path_factory.mktemp("redis")))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server(redis_server: RedisServer) -> RedisServer:
+    """The session's server, emptied."""
+    if redis_server.proc is None:
+        redis_server.start()
+    import redis
+
+    with redis.Redis(port=redis_server.port) as r:
+        r.flushall()
+    return redis_server

@@ -1,0 +1,252 @@
+"""aiosync.redis.Lock against a real redis-server (tests/redis/_server.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio
+from _server import RedisServer
+
+import aiosync.redis as ar
+
+GUARD = 30.0  # no test takes nearly this long; a hang fails instead of stalling
+
+
+def run(main: Callable[[], Awaitable[Any]]) -> Any:
+    async def guarded() -> Any:
+        return await asyncio.wait_for(main(), GUARD)
+
+    return asyncio.run(guarded())
+
+
+def client(server: RedisServer) -> redis.asyncio.Redis:
+    """One client stands for one process: its own connections, pub/sub and watchdog."""
+    return redis.asyncio.Redis(port=server.port)
+
+
+def keys(server: RedisServer) -> list[str]:
+    with redis.Redis(port=server.port, decode_responses=True) as r:
+        return sorted(r.keys("*"))
+
+
+def test_one_holder_at_a_time_in_fifo_order_across_clients(server: RedisServer) -> None:
+    async def main() -> list[str]:
+        clients = [client(server) for _ in range(3)]
+        locks = [ar.Lock(c, "job") for c in clients]
+        inside, order = [0], []
+        await locks[0].acquire()
+
+        async def worker(i: int, lock: ar.Lock) -> None:
+            async with lock:
+                inside[0] += 1
+                assert inside[0] == 1
+                order.append(f"w{i}")
+                await asyncio.sleep(0.01)
+                inside[0] -= 1
+
+        tasks = []
+        for i in range(6):
+            tasks.append(asyncio.create_task(worker(i, locks[i % 3])))
+            # queue in a known order
+            while len(keys(server)) < 4 or _queue_length(server) < i + 1:
+                await asyncio.sleep(0.005)
+        await locks[0].release()
+        await asyncio.gather(*tasks)
+        for c in clients:
+            await c.aclose()
+        return order
+
+    assert run(main) == [f"w{i}" for i in range(6)]
+    assert "{aiosync:job}:holder" not in keys(server)
+    assert _queue_length(server) == 0
+
+
+def _queue_length(server: RedisServer) -> int:
+    with redis.Redis(port=server.port) as r:
+        return int(r.llen("{aiosync:job}:queue"))
+
+
+async def _take_and_release(lock: ar.Lock) -> float:
+    """Acquire (a hold belongs to the task that took it), note when, release."""
+    await lock.acquire()
+    got = time.perf_counter()
+    await lock.release()
+    return got
+
+
+def test_wake_up_is_pushed_not_polled(server: RedisServer) -> None:
+    """With a 30 s lease the waiter's own re-check comes after 10 s: it is woken by the
+    release, long before."""
+
+    async def main() -> float:
+        a, b = client(server), client(server)
+        la, lb = ar.Lock(a, "job"), ar.Lock(b, "job")
+        await la.acquire()
+        waiter = asyncio.create_task(_take_and_release(lb))
+        while _queue_length(server) < 1:
+            await asyncio.sleep(0.005)
+        t0 = time.perf_counter()
+        await la.release()
+        elapsed = await waiter - t0
+        await a.aclose()
+        await b.aclose()
+        return elapsed
+
+    assert run(main) < 5.0
+
+
+def test_tokens_increase_also_after_redis_lost_its_data(server: RedisServer) -> None:
+    async def take() -> int:
+        c = client(server)
+        lock = ar.Lock(c, "job")
+        async with lock:
+            token = lock.token
+            assert token is not None
+        assert lock.token is None
+        await c.aclose()
+        return token
+
+    first = run(take)
+    second = run(take)
+    server.restart()  # no persistence: the counter is gone
+    third = run(take)
+    assert first < second < third
+
+
+def test_release_by_another_task_is_refused_and_the_hold_stays(server: RedisServer) -> None:
+    async def main() -> None:
+        c = client(server)
+        lock = ar.Lock(c, "job")
+        await lock.acquire()
+
+        async def intruder() -> None:
+            with pytest.raises(RuntimeError, match="does not hold it"):
+                await lock.release()
+            assert lock.token is None
+
+        await asyncio.create_task(intruder())
+        assert await lock.locked()
+        await lock.release()
+        assert not await lock.locked()
+        await c.aclose()
+
+    run(main)
+
+
+def test_timeout_returns_false_leaving_no_queue_entry(server: RedisServer) -> None:
+    async def main() -> None:
+        a, b = client(server), client(server)
+        la, lb = ar.Lock(a, "job"), ar.Lock(b, "job")
+        await la.acquire()
+        assert await lb.acquire(timeout=0) is False
+        assert await lb.acquire(timeout=0.2) is False
+        assert _queue_length(server) == 0
+        await la.release()
+        assert await lb.acquire(timeout=0) is True
+        await lb.release()
+        await a.aclose()
+        await b.aclose()
+
+    run(main)
+
+
+def test_cancelled_acquire_leaves_nothing_behind(server: RedisServer) -> None:
+    async def main() -> None:
+        a, b = client(server), client(server)
+        la, lb = ar.Lock(a, "job"), ar.Lock(b, "job")
+        await la.acquire()
+        waiter = asyncio.create_task(lb.acquire())
+        while _queue_length(server) < 1:
+            await asyncio.sleep(0.005)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        assert _queue_length(server) == 0
+        await la.release()
+        assert not await la.locked()
+        await a.aclose()
+        await b.aclose()
+
+    run(main)
+
+
+def test_watchdog_renews_the_lease(server: RedisServer) -> None:
+    async def main() -> None:
+        c = client(server)
+        lock = ar.Lock(c, "job", lease=0.3)
+        async with lock:
+            await asyncio.sleep(1.2)  # four leases
+            assert await lock.locked()
+            assert not lock.lost.is_set()
+        assert not await lock.locked()
+        await c.aclose()
+
+    run(main)
+
+
+def test_loss_is_surfaced_to_the_task_inside_async_with(server: RedisServer) -> None:
+    async def main() -> None:
+        c = client(server)
+        lock = ar.Lock(c, "job", lease=0.3)
+        with pytest.raises(ar.LockLostError, match="lost while held"):
+            async with lock:
+                await c.delete("{aiosync:job}:holder")  # as if the lease had run out
+                await asyncio.sleep(5)  # cancelled by the watchdog within lease/3
+        await c.aclose()
+
+    t0 = time.perf_counter()
+    run(main)
+    assert time.perf_counter() - t0 < 3
+
+
+def test_a_dead_waiter_delays_the_queue_by_one_lease_at_most(server: RedisServer) -> None:
+    async def main() -> float:
+        a, b = client(server), client(server)
+        la, lb = ar.Lock(a, "job", lease=0.5), ar.Lock(b, "job", lease=0.5)
+        await la.acquire()
+        # A waiter of a process that died: queued, never renewing its place.
+        with redis.Redis(port=server.port) as r:
+            seconds, micros = r.time()
+            now_ms = int(seconds) * 1000 + int(micros) // 1000
+            r.rpush("{aiosync:job}:queue", "dead")
+            r.hset("{aiosync:job}:alive", "dead", now_ms + 500)
+        waiter = asyncio.create_task(_take_and_release(lb))
+        while _queue_length(server) < 2:
+            await asyncio.sleep(0.005)
+        t0 = time.perf_counter()
+        await la.release()
+        elapsed = await waiter - t0
+        await a.aclose()
+        await b.aclose()
+        return elapsed
+
+    assert run(main) < 0.5 + 1.0  # the dead entry's lease, plus a re-check and slack
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "words"),
+    [
+        (("",), {}, ValueError, "empty"),
+        ((3,), {}, TypeError, "name"),
+        (("job",), {"lease": 0}, ValueError, "lease"),
+        (("job",), {"lease": -1}, ValueError, "lease"),
+        (("job",), {"lease": float("nan")}, ValueError, "lease"),
+        (("job",), {"lease": "30"}, TypeError, "lease"),
+    ],
+)
+def test_bad_arguments(
+    server: RedisServer, args: tuple[Any, ...], kwargs: dict[str, Any], error: type, words: str
+) -> None:
+    c = redis.asyncio.Redis(port=server.port)
+    with pytest.raises(error, match=words):
+        ar.Lock(c, *args, **kwargs)
+
+
+def test_wrong_client_type() -> None:
+    with pytest.raises(TypeError, match=r"redis\.asyncio\.Redis"):
+        ar.Lock(redis.Redis(), "job")  # the sync client
