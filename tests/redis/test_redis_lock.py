@@ -250,3 +250,24 @@ def test_bad_arguments(
 def test_wrong_client_type() -> None:
     with pytest.raises(TypeError, match=r"redis\.asyncio\.Redis"):
         ar.Lock(redis.Redis(), "job")  # the sync client
+
+
+def test_hold_is_lost_when_redis_stays_unreachable_past_the_lease(
+    server: RedisServer,
+) -> None:
+    async def main() -> None:
+        c = client(server)
+        lock = ar.Lock(c, "job", lease=0.5)
+        with pytest.raises(ar.LockLostError, match="lost while held"):
+            async with lock:
+                server.stop()  # renewals fail from now on
+                await asyncio.sleep(5)  # cancelled once the lease ran out unconfirmed
+        assert lock.token is None
+        await c.aclose()
+
+    t0 = time.perf_counter()
+    try:
+        run(main)
+    finally:
+        server.start()
+    assert time.perf_counter() - t0 < 4
