@@ -271,3 +271,32 @@ def test_hold_is_lost_when_redis_stays_unreachable_past_the_lease(
     finally:
         server.start()
     assert time.perf_counter() - t0 < 4
+
+
+def test_scripts_repeated_by_client_retries_give_the_first_answer(server: RedisServer) -> None:
+    """redis-py re-sends a call after a timeout (10 times by default), so a script may run
+    twice: a repeated acquire returns the same grant without queueing its owner, and a
+    repeated release reports success, not a loss."""
+    from importlib import resources
+
+    def script(c: redis.asyncio.Redis, name: str) -> Any:
+        lua = resources.files("aiosync.redis") / "lua" / f"{name}.lua"
+        return c.register_script(lua.read_text("utf-8"))
+
+    async def main() -> None:
+        c = client(server)
+        tag = "{aiosync:job}"
+        keys = [f"{tag}:holder", f"{tag}:queue", f"{tag}:alive", f"{tag}:token"]
+        acquire, release = script(c, "lock_acquire"), script(c, "lock_release")
+        first = await acquire(keys=keys, args=["me:1", 30000, 30000, "1"])
+        again = await acquire(keys=keys, args=["me:1", 30000, 30000, "1"])
+        assert first == again and first[0] == 1
+        assert await c.llen(f"{tag}:queue") == 0
+        value = f"me:1:{first[1]}"
+        rkeys = [f"{tag}:holder", f"{tag}:queue", f"{tag}:released"]
+        assert await release(keys=rkeys, args=[value, f"{tag}:wake", 30000]) == 1
+        assert await release(keys=rkeys, args=[value, f"{tag}:wake", 30000]) == 1
+        assert await release(keys=rkeys, args=["me:2:1", f"{tag}:wake", 30000]) == 0
+        await c.aclose()
+
+    run(main)

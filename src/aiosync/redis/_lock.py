@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 from typing import Any
 
@@ -78,6 +77,7 @@ class Lock:
         tag = "{aiosync:" + name + "}"  # one hash slot for every key of this lock
         self._holder, self._queue = f"{tag}:holder", f"{tag}:queue"
         self._alive, self._counter = f"{tag}:alive", f"{tag}:token"
+        self._released = f"{tag}:released"
         self._channel = f"{tag}:wake"
         self._holds: dict[asyncio.Task[Any], Hold] = {}
         self._in_block: dict[asyncio.Task[Any], Hold] = {}
@@ -131,6 +131,7 @@ class Lock:
                 granted, value = await acquire(
                     keys=keys, args=[owner, int(self._lease * 1000), stay_ms, enqueue]
                 )
+                _raise_if_cancelling(task)
                 if granted:
                     token = int(value)
                     hold = Hold(self._holder, f"{owner}:{token}", token, self._lease, self._on_lost)
@@ -152,8 +153,13 @@ class Lock:
                         await self._abandon(session, owner)
                         return False
                     recheck = min(recheck, remaining)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(wake.wait(), max(recheck, 0.001))
+                # Not asyncio.wait_for: before 3.12 it can swallow a cancellation that
+                # arrives as the wake-up does (bpo-42130).
+                recheck_timer = loop.call_later(max(recheck, 0.001), wake.set)
+                try:
+                    await wake.wait()
+                finally:
+                    recheck_timer.cancel()
         except BaseException:
             # Cancelled (or failed) with the outcome of the last call unknown: undo whatever
             # it may have got, even if cancelled again meanwhile.
@@ -179,7 +185,8 @@ class Lock:
         session = session_of(self._client)
         released = await _shielded(
             session.script("lock_release")(
-                keys=[self._holder, self._queue, self._alive], args=[hold.value, self._channel]
+                keys=[self._holder, self._queue, self._released],
+                args=[hold.value, self._channel, int(self._lease * 1000)],
             )
         )
         del self._holds[task]
@@ -208,6 +215,15 @@ class Lock:
             cause = exc if isinstance(exc, BaseException) else None
             raise LockLostError(f"{self!r} was lost while held (token {hold.token})") from cause
         await self.release()
+
+
+def _raise_if_cancelling(task: asyncio.Task[Any]) -> None:
+    """On CPython 3.11, redis-py's ``asyncio.wait_for`` can return a reply and swallow a
+    cancellation that arrived meanwhile; the task still says it is being cancelled. Honour
+    that (the caller then undoes what the call got)."""
+    cancelling = getattr(task, "cancelling", None)
+    if cancelling is not None and cancelling():
+        raise asyncio.CancelledError
 
 
 async def _shielded(awaitable: Any) -> Any:

@@ -100,24 +100,34 @@ class Session:
     async def _read(self) -> None:
         while self._channels:
             try:
-                message = await self._pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=1.0
-                )
-            except (ConnectionError, OSError, asyncio.TimeoutError):
-                await asyncio.sleep(0.1)  # waiters re-check on their own meanwhile
-                continue
+                message = await self._pubsub.get_message(timeout=1.0)
             except Exception as e:  # redis.exceptions.ConnectionError is not an OSError
-                if type(e).__module__.startswith("redis"):
-                    await asyncio.sleep(0.1)
-                    continue
-                raise
-            if message is None or message.get("type") != "message":
+                if not isinstance(e, (OSError, asyncio.TimeoutError)) and not type(
+                    e
+                ).__module__.startswith("redis"):
+                    raise
+                # Messages sent meanwhile are lost: every waiter re-checks now (and the
+                # next get_message reconnects and subscribes again).
+                self._wake_all()
+                await asyncio.sleep(0.1)
+                continue
+            if message is None:
+                continue
+            if message.get("type") == "subscribe":
+                # Also after a reconnection, which may have lost messages.
+                self._wake_all()
+                continue
+            if message.get("type") != "message":
                 continue
             data = message["data"]
             owner = data.decode() if isinstance(data, bytes) else str(data)
             event = self._waiters.get(owner)
             if event is not None:
                 event.set()
+
+    def _wake_all(self) -> None:
+        for event in self._waiters.values():
+            event.set()
 
     # --- leases ------------------------------------------------------------------------
 
@@ -143,10 +153,16 @@ class Session:
 
     async def _renew_group(self, script: Any, lease: float, group: list[Hold]) -> None:
         asked = self.loop.time()
+        # Not past the first lease to run out: the client's own retries (ten, by default)
+        # could otherwise outlast it, and a loss would be noticed late.
+        patience = min(h.confirmed + h.lease for h in group) - asked
         try:
-            results = await script(
-                keys=[h.key for h in group],
-                args=[*(h.value for h in group), int(lease * 1000)],
+            results = await asyncio.wait_for(
+                script(
+                    keys=[h.key for h in group],
+                    args=[*(h.value for h in group), int(lease * 1000)],
+                ),
+                max(patience, 0.001),
             )
         except Exception:
             # Unreachable: the holds are lost once their lease ran out unconfirmed.

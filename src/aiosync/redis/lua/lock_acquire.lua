@@ -9,6 +9,12 @@
 -- caller may wait for a wake-up before it must try again (the holder's remaining lease).
 local holder, queue, alive, counter = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local owner, lease, stay, enqueue = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+-- redis-py may send the same call again after a timeout: a repeat returns what the first
+-- call got.
+local held = redis.call('GET', holder)
+if held and string.sub(held, 1, #owner + 1) == owner .. ':' then
+  return {1, tonumber(string.sub(held, #owner + 2))}
+end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
@@ -22,7 +28,7 @@ while head do
   head = redis.call('LINDEX', queue, 0)
 end
 
-if redis.call('EXISTS', holder) == 0 and (not head or head == owner) then
+if not held and (not head or head == owner) then
   if head == owner then
     redis.call('LPOP', queue)
     redis.call('HDEL', alive, owner)
