@@ -21,9 +21,12 @@ reuses that primitive's code unchanged, as a :class:`Monitor`:
   a waiter, and a ThreadWaiter blocks the thread instead of suspending, so the coroutine
   finishes in one step.
 * **A waiter whose loop closed is dropped.** A LoopWaiter whose loop is closed counts as
-  gone: wake-ups skip it, and a grant that could not be delivered because its loop closed
-  meanwhile is passed on, as for a task cancelled after being woken. That bookkeeping runs
-  when the public method that noticed it finishes (never in the middle of a wake-up loop).
+  gone: wake-ups skip it (accounted for when the public method that noticed it finishes,
+  never in the middle of a wake-up loop). A woken LoopWaiter is listed in ``_in_flight``
+  until its task runs; every public method first checks whether one of those loops has
+  closed (a loop that stops and closes drops the wake-ups it had not run yet) and passes
+  what such a task was handed on, as for a task cancelled after being woken (``_lost``).
+  Parked threads re-check every RECHECK_INTERVAL; parked tasks rely on the next call.
 
 Nothing relies on the GIL: every field of a primitive and of its waiters is read and
 written with the mutex held; the only hand-offs between threads are
