@@ -300,3 +300,45 @@ def test_scripts_repeated_by_client_retries_give_the_first_answer(server: RedisS
         await c.aclose()
 
     run(main)
+
+
+def test_rlock_is_reentrant_per_task_with_one_token(server: RedisServer) -> None:
+    async def main() -> None:
+        a, b = client(server), client(server)
+        mine, theirs = ar.RLock(a, "job"), ar.RLock(b, "job")
+        async with mine:
+            token = mine.token
+            async with mine:
+                assert await mine.acquire(timeout=0) is True
+                assert mine.token == token
+                await mine.release()
+            assert await mine.locked()
+
+            async def other_task() -> bool:
+                return await mine.acquire(timeout=0)  # the same object, another task
+
+            assert await asyncio.create_task(other_task()) is False
+            assert await theirs.acquire(timeout=0) is False
+        assert not await mine.locked()
+        with pytest.raises(RuntimeError, match="does not hold it"):
+            await mine.release()
+        await a.aclose()
+        await b.aclose()
+
+    run(main)
+
+
+def test_loss_leaves_nested_rlock_blocks_as_one_lock_lost_error(server: RedisServer) -> None:
+    async def main() -> None:
+        c = client(server)
+        lock = ar.RLock(c, "job", lease=0.3)
+        with pytest.raises(ar.LockLostError, match="lost while held"):
+            async with lock, lock:
+                await c.delete("{aiosync:job}:holder")
+                await asyncio.sleep(5)
+        assert lock.token is None
+        assert await lock.acquire(timeout=0) is True  # a fresh hold, a new token
+        await lock.release()
+        await c.aclose()
+
+    run(main)

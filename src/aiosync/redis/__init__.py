@@ -1,10 +1,10 @@
 """aiosync's primitives across processes and hosts, on Redis (``pip install aiosync[redis]``).
 
 Each primitive takes the user's ``redis.asyncio.Redis`` client and a name; every process
-using the same name on the same Redis shares it. Work in progress: ``Lock`` so far (see
-docs/redis.md for what it guarantees and what is still to come).
+using the same name on the same Redis shares it. Work in progress: ``Lock`` and ``RLock``
+so far (see docs/redis.md for what they guarantee and what is still to come).
 """
 
-from ._lock import Lock, LockLostError
+from ._lock import Lock, LockLostError, RLock
 
-__all__ = ["Lock", "LockLostError"]
+__all__ = ["Lock", "LockLostError", "RLock"]

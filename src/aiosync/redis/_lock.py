@@ -10,7 +10,7 @@ from .._base import calling_task
 from .._parking import check_timeout
 from ._session import Hold, session_of
 
-__all__ = ["Lock", "LockLostError"]
+__all__ = ["Lock", "LockLostError", "RLock"]
 
 
 class LockLostError(RuntimeError):
@@ -80,7 +80,8 @@ class Lock:
         self._released = f"{tag}:released"
         self._channel = f"{tag}:wake"
         self._holds: dict[asyncio.Task[Any], Hold] = {}
-        self._in_block: dict[asyncio.Task[Any], Hold] = {}
+        # Tasks inside ``async with`` (how many nested blocks): cancelled if their hold is lost.
+        self._in_block: dict[asyncio.Task[Any], int] = {}
 
     def __repr__(self) -> str:
         return f"<aiosync.redis.Lock {self._name!r} lease={self._lease:g}s>"
@@ -196,25 +197,81 @@ class Lock:
             raise LockLostError(f"{self!r} was lost before release (token {hold.token})")
 
     def _on_lost(self, hold: Hold) -> None:
-        for task, held in list(self._in_block.items()):
-            if held is hold:
+        for task in self._in_block:
+            if self._holds.get(task) is hold:
                 task.cancel(msg="aiosync.redis: lock lost")
 
     async def __aenter__(self) -> None:
         await self.acquire()
         task = calling_task(self)
-        self._in_block[task] = self._holds[task]
+        self._in_block[task] = self._in_block.get(task, 0) + 1
 
     async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
         task = calling_task(self)
-        hold = self._in_block.pop(task, None)
+        blocks = self._in_block.pop(task, 1) - 1
+        if blocks:
+            self._in_block[task] = blocks
+        hold = self._holds.get(task)
         if hold is not None and hold.lost.is_set():
-            self._holds.pop(task, None)
+            self._forget(task, outermost=not blocks)
+            if isinstance(exc, LockLostError):
+                return  # already raised by an inner block of the same hold: let it through
             if isinstance(exc, asyncio.CancelledError) and hasattr(task, "uncancel"):
                 task.uncancel()
             cause = exc if isinstance(exc, BaseException) else None
             raise LockLostError(f"{self!r} was lost while held (token {hold.token})") from cause
         await self.release()
+
+    def _forget(self, task: asyncio.Task[Any], outermost: bool) -> None:
+        """A lost hold's block ends: the task holds nothing once the outermost one has."""
+        if outermost:
+            self._holds.pop(task, None)
+
+
+class RLock(Lock):
+    """A reentrant Lock: the holding task may acquire it again at once, and holds it until
+    it has released as many times. The owner is the task (in this process): re-entries are
+    counted here, and Redis holds one lease, one token, for all of them. Otherwise as Lock.
+    """
+
+    def __init__(self, client: Any, name: str, *, lease: float = 30.0) -> None:
+        super().__init__(client, name, lease=lease)
+        self._depth: dict[asyncio.Task[Any], int] = {}
+
+    def __repr__(self) -> str:
+        return f"<aiosync.redis.RLock {self._name!r} lease={self._lease:g}s>"
+
+    async def acquire(self, timeout: float | None = None) -> bool:
+        task = calling_task(self)
+        if task in self._holds:
+            if timeout is not None:
+                check_timeout(timeout)
+            self._depth[task] += 1
+            return True
+        acquired = await super().acquire(timeout)
+        if acquired:
+            self._depth[task] = 1
+        return acquired
+
+    acquire.__doc__ = Lock.acquire.__doc__
+
+    async def release(self) -> None:
+        """Release one level; the hold ends at the last (see Lock.release)."""
+        task = calling_task(self)
+        depth = self._depth.get(task, 0)
+        if depth > 1 and task in self._holds:
+            self._depth[task] = depth - 1
+            return
+        self._depth.pop(task, None)
+        await super().release()
+
+    def _forget(self, task: asyncio.Task[Any], outermost: bool) -> None:
+        depth = self._depth.get(task, 1) - 1
+        if depth and not outermost:
+            self._depth[task] = depth
+        else:
+            self._depth.pop(task, None)
+            self._holds.pop(task, None)
 
 
 def _raise_if_cancelling(task: asyncio.Task[Any]) -> None:
