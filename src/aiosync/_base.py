@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -16,6 +17,7 @@ __all__ = [
     "calling_task",
     "describe",
     "name_of",
+    "positive_number",
     "running_task",
 ]
 
@@ -70,6 +72,17 @@ class TaskOwned:
         task = calling_task(self)
         self._home = task.get_loop()  # type: ignore[misc]  # slot declared by the subclass
         return task
+
+
+def positive_number(name: str, value: object) -> float:
+    """Validate a positive finite real number (not bool or str); return it as a float."""
+    # Any real number (int, float, Fraction, Decimal, numpy scalars); not bool or str.
+    if isinstance(value, bool) or not hasattr(type(value), "__float__"):
+        raise TypeError(f"{name} must be a number, not {value!r}")
+    number = float(value)  # type: ignore[arg-type]
+    if not 0 < number < math.inf:
+        raise ValueError(f"{name} must be a positive finite number, not {value!r}")
+    return number
 
 
 def name_of(owner: Any) -> str:

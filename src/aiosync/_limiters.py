@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from ._base import AcquireContext, TaskOwned, describe, running_task
+from ._base import AcquireContext, TaskOwned, describe, positive_number, running_task
 from ._parking import TIMED_OUT, ParkingLot, check_timeout
 
 __all__ = [
@@ -19,16 +19,6 @@ __all__ = [
     "RateLimiter",
     "RateLimiterStatistics",
 ]
-
-
-def _positive_number(name: str, value: object) -> float:
-    # Any real number (int, float, Fraction, Decimal, numpy scalars); not bool or str.
-    if isinstance(value, bool) or not hasattr(type(value), "__float__"):
-        raise TypeError(f"{name} must be a number, not {value!r}")
-    number = float(value)  # type: ignore[arg-type]
-    if not 0 < number < math.inf:
-        raise ValueError(f"{name} must be a positive finite number, not {value!r}")
-    return number
 
 
 def _check_hashable(borrower: object) -> None:
@@ -207,9 +197,9 @@ class RateLimiter(ParkingLot):
 
     def __init__(self, rate: float, period: float = 1.0, *, burst: float | None = None) -> None:
         super().__init__()
-        self._rate = _positive_number("rate", rate)
-        self._period = _positive_number("period", period)
-        self._burst = self._rate if burst is None else _positive_number("burst", burst)
+        self._rate = positive_number("rate", rate)
+        self._period = positive_number("period", period)
+        self._burst = self._rate if burst is None else positive_number("burst", burst)
         self._interval = self._period / self._rate  # seconds per unit
         # Theoretical arrival time: when the virtual schedule is next free, in loop time.
         self._tat = -math.inf

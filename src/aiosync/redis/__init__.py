@@ -5,6 +5,11 @@ using the same name on the same Redis shares it. Work in progress: ``Lock`` and 
 so far (see docs/redis.md for what they guarantee and what is still to come).
 """
 
+try:
+    import redis.asyncio  # noqa: F401
+except ImportError as e:  # pragma: no cover - depends on the install
+    raise ImportError("aiosync.redis needs the redis package: pip install 'aiosync[redis]'") from e
+
 from ._lock import Lock, LockLostError, RLock
 
 __all__ = ["Lock", "LockLostError", "RLock"]

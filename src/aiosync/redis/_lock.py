@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import math
 from typing import Any
 
-from .._base import calling_task
+from redis.asyncio import Redis, RedisCluster
+
+from .._base import calling_task, positive_number
 from .._parking import check_timeout
 from ._session import Hold, session_of
 
@@ -27,20 +28,13 @@ def _check_name(name: object) -> str:
 
 
 def _check_lease(lease: object) -> float:
-    if isinstance(lease, bool) or not isinstance(lease, (int, float)):
-        raise TypeError(f"lease must be a number of seconds, not {lease!r}")
-    if not (lease > 0 and math.isfinite(lease)):
-        raise ValueError(f"lease must be a positive finite number of seconds, not {lease!r}")
-    if lease < 0.01:
+    seconds = positive_number("lease", lease)
+    if seconds < 0.01:
         raise ValueError(f"lease must be at least 0.01 s (Redis expires in ms), not {lease!r}")
-    return float(lease)
+    return seconds
 
 
 def _check_client(client: object) -> Any:
-    try:
-        from redis.asyncio import Redis, RedisCluster
-    except ImportError as e:  # pragma: no cover - the extra is not installed
-        raise ImportError("aiosync.redis needs redis: pip install 'aiosync[redis]'") from e
     if not isinstance(client, (Redis, RedisCluster)):
         raise TypeError(
             f"client must be a redis.asyncio.Redis or RedisCluster, not {type(client).__name__}"
@@ -124,15 +118,18 @@ class Lock:
         keys = [self._holder, self._queue, self._alive, self._counter]
         acquire = session.script("lock_acquire")
         wake = None
+        listening = False
         try:
             while True:
                 enqueue = "0" if timeout == 0 else "1"
                 if wake is not None:
                     wake.clear()
-                granted, value = await acquire(
-                    keys=keys, args=[owner, int(self._lease * 1000), stay_ms, enqueue]
+                # Shielded: a cancellation never reaches redis-py, which can swallow one
+                # (CPython 3.11's wait_for, seen on 3.10 too); it is raised here once the
+                # call is over, and the clean-up below then undoes what the call got.
+                granted, value = await _shielded(
+                    acquire(keys=keys, args=[owner, int(self._lease * 1000), stay_ms, enqueue])
                 )
-                _raise_if_cancelling(task)
                 if granted:
                     token = int(value)
                     hold = Hold(self._holder, f"{owner}:{token}", token, self._lease, self._on_lost)
@@ -144,7 +141,8 @@ class Lock:
                 if wake is None:
                     # Listen, then try again at once: a release between our first try and
                     # the subscription would otherwise be missed until the re-check.
-                    wake = await session.listen(self._channel, owner)
+                    listening = True  # from here on, unlisten even if listen is cancelled
+                    wake = await _shielded(session.listen(self._channel, owner))
                     continue
                 pttl = int(value)
                 recheck = self._lease / 3 if pttl <= 0 else min(pttl / 1000, self._lease / 3)
@@ -168,7 +166,7 @@ class Lock:
                 await _shielded(self._abandon(session, owner))
             raise
         finally:
-            if wake is not None:
+            if listening:
                 await _shielded(session.unlisten(self._channel, owner))
 
     async def _abandon(self, session: Any, owner: str) -> None:
@@ -272,15 +270,6 @@ class RLock(Lock):
         else:
             self._depth.pop(task, None)
             self._holds.pop(task, None)
-
-
-def _raise_if_cancelling(task: asyncio.Task[Any]) -> None:
-    """On CPython 3.11, redis-py's ``asyncio.wait_for`` can return a reply and swallow a
-    cancellation that arrived meanwhile; the task still says it is being cancelled. Honour
-    that (the caller then undoes what the call got)."""
-    cancelling = getattr(task, "cancelling", None)
-    if cancelling is not None and cancelling():
-        raise asyncio.CancelledError
 
 
 async def _shielded(awaitable: Any) -> Any:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from redis.exceptions import RedisError
+
 __all__ = ["Hold", "Session", "session_of"]
 
 #: Leases renewed per script call.
@@ -101,11 +103,7 @@ class Session:
         while self._channels:
             try:
                 message = await self._pubsub.get_message(timeout=1.0)
-            except Exception as e:  # redis.exceptions.ConnectionError is not an OSError
-                if not isinstance(e, (OSError, asyncio.TimeoutError)) and not type(
-                    e
-                ).__module__.startswith("redis"):
-                    raise
+            except (RedisError, OSError, asyncio.TimeoutError):
                 # Messages sent meanwhile are lost: every waiter re-checks now (and the
                 # next get_message reconnects and subscribes again).
                 self._wake_all()
