@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _cluster import RedisClusterServer
 from _server import RedisServer
 
 
@@ -27,3 +28,19 @@ def server(redis_server: RedisServer) -> RedisServer:
     with redis.Redis(port=redis_server.port) as r:
         r.flushall()
     return redis_server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServer]:
+    """A Redis Cluster of 3 masters (tests/redis/_cluster.py), started by the first test
+    that asks for it (about 2 s: Redis's own writable delay) and kept for the session."""
+    cluster = RedisClusterServer(Path(tmp_path_factory.mktemp("redis-cluster")))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def cluster(redis_cluster: RedisClusterServer) -> RedisClusterServer:
+    """The session's cluster, emptied (FLUSHALL on each master)."""
+    redis_cluster.flushall()
+    return redis_cluster
