@@ -53,7 +53,7 @@ def test_one_holder_at_a_time_in_fifo_order_across_clients(server: RedisServer) 
         for i in range(6):
             tasks.append(asyncio.create_task(worker(i, locks[i % 3])))
             # queue in a known order
-            while len(keys(server)) < 4 or _queue_length(server) < i + 1:
+            while _queue_length(server) < i + 1:
                 await asyncio.sleep(0.005)
         await locks[0].release()
         await asyncio.gather(*tasks)
@@ -62,7 +62,7 @@ def test_one_holder_at_a_time_in_fifo_order_across_clients(server: RedisServer) 
         return order
 
     assert run(main) == [f"w{i}" for i in range(6)]
-    assert "{aiosync:job}:holder" not in keys(server)
+    assert "{aiosync:job}:holders" not in keys(server)
     assert _queue_length(server) == 0
 
 
@@ -195,7 +195,7 @@ def test_loss_is_surfaced_to_the_task_inside_async_with(server: RedisServer) -> 
         lock = ar.Lock(c, "job", lease=0.3)
         with pytest.raises(ar.LockLostError, match="lost while held"):
             async with lock:
-                await c.delete("{aiosync:job}:holder")  # as if the lease had run out
+                await c.delete("{aiosync:job}:holders")  # as if the lease had run out
                 await asyncio.sleep(5)  # cancelled by the watchdog within lease/3
         await c.aclose()
 
@@ -213,8 +213,8 @@ def test_a_dead_waiter_delays_the_queue_by_one_lease_at_most(server: RedisServer
         with redis.Redis(port=server.port) as r:
             seconds, micros = r.time()
             now_ms = int(seconds) * 1000 + int(micros) // 1000
-            r.rpush("{aiosync:job}:queue", "dead")
-            r.hset("{aiosync:job}:alive", "dead", now_ms + 500)
+            r.rpush("{aiosync:job}:queue", "dead:1:1")
+            r.hset("{aiosync:job}:alive", "dead:1:1", now_ms + 500)
         waiter = asyncio.create_task(_take_and_release(lb))
         while _queue_length(server) < 2:
             await asyncio.sleep(0.005)
@@ -277,26 +277,26 @@ def test_scripts_repeated_by_client_retries_give_the_first_answer(server: RedisS
     """redis-py re-sends a call after a timeout (10 times by default), so a script may run
     twice: a repeated acquire returns the same grant without queueing its owner, and a
     repeated release reports success, not a loss."""
-    from importlib import resources
-
-    def script(c: redis.asyncio.Redis, name: str) -> Any:
-        lua = resources.files("aiosync.redis") / "lua" / f"{name}.lua"
-        return c.register_script(lua.read_text("utf-8"))
+    from aiosync.redis._session import _script_text
 
     async def main() -> None:
         c = client(server)
         tag = "{aiosync:job}"
-        keys = [f"{tag}:holder", f"{tag}:queue", f"{tag}:alive", f"{tag}:token"]
-        acquire, release = script(c, "lock_acquire"), script(c, "lock_release")
-        first = await acquire(keys=keys, args=["me:1", 30000, 30000, "1"])
-        again = await acquire(keys=keys, args=["me:1", 30000, 30000, "1"])
+        keys = [f"{tag}:{part}" for part in ("meta", "holders", "grants", "queue", "alive")]
+        keys.append(f"{tag}:gone")
+        acquire = c.register_script(_script_text("acquire"))
+        release = c.register_script(_script_text("release"))
+        args = ["me:1:1", 2000, 30000, 30000, "1", "lock", 1, 60000]
+        first = await acquire(keys=keys, args=args)
+        again = await acquire(keys=keys, args=args)
         assert first == again and first[0] == 1
         assert await c.llen(f"{tag}:queue") == 0
-        value = f"me:1:{first[1]}"
-        rkeys = [f"{tag}:holder", f"{tag}:queue", f"{tag}:released"]
-        assert await release(keys=rkeys, args=[value, f"{tag}:wake", 30000]) == 1
-        assert await release(keys=rkeys, args=[value, f"{tag}:wake", 30000]) == 1
-        assert await release(keys=rkeys, args=["me:2:1", f"{tag}:wake", 30000]) == 0
+        assert await release(keys=keys, args=["me:1:1", 2000, 60000]) == 1
+        assert await release(keys=keys, args=["me:1:1", 2000, 60000]) == 1
+        # ... and a late repeat of the acquire cannot take the lock again
+        assert (await acquire(keys=keys, args=args))[0] == -1
+        assert not await c.exists(f"{tag}:holders")
+        assert await release(keys=keys, args=["me:2:1", 2000, 60000]) == 0
         await c.aclose()
 
     run(main)
@@ -334,7 +334,7 @@ def test_loss_leaves_nested_rlock_blocks_as_one_lock_lost_error(server: RedisSer
         lock = ar.RLock(c, "job", lease=0.3)
         with pytest.raises(ar.LockLostError, match="lost while held"):
             async with lock, lock:
-                await c.delete("{aiosync:job}:holder")
+                await c.delete("{aiosync:job}:holders")
                 await asyncio.sleep(5)
         assert lock.token is None
         assert await lock.acquire(timeout=0) is True  # a fresh hold, a new token

@@ -1,8 +1,8 @@
 """aiosync's primitives across processes and hosts, on Redis (``pip install aiosync[redis]``).
 
-Each primitive takes the user's ``redis.asyncio.Redis`` client and a name; every process
-using the same name on the same Redis shares it. Work in progress: ``Lock`` and ``RLock``
-so far (see docs/redis.md for what they guarantee and what is still to come).
+Each primitive takes the user's ``redis.asyncio.Redis`` (or ``RedisCluster``) client and a
+name; every process using the same name on the same Redis shares it. Lock, RLock,
+Semaphore, BoundedSemaphore and RWLock so far (docs/redis.md says what they guarantee).
 """
 
 try:
@@ -10,6 +10,9 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the install
     raise ImportError("aiosync.redis needs the redis package: pip install 'aiosync[redis]'") from e
 
-from ._lock import Lock, LockLostError, RLock
+from ._lock import Lock, RLock
+from ._permits import LockLostError
+from ._rwlock import RWLock
+from ._semaphore import BoundedSemaphore, Semaphore
 
-__all__ = ["Lock", "LockLostError", "RLock"]
+__all__ = ["BoundedSemaphore", "Lock", "LockLostError", "RLock", "RWLock", "Semaphore"]

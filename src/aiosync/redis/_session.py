@@ -1,17 +1,18 @@
 """What the primitives of one Redis client share: a process-unique id, the Lua scripts, one
-pub/sub connection that turns releases into wake-ups, and the watchdog that renews leases.
+pub/sub subscription that turns releases into wake-ups, and the watchdog that renews leases.
 
 One session per client object (and event loop), made on first use. Wake-ups are pushed:
-a release publishes the id of the waiter now at the head of the queue on the lock's
-channel, and the session's reader wakes that waiter. A waiter never relies on the message
-alone: it re-checks after a bounded time (its lock's remaining lease, at most a third of
-its queue lease), so a notification lost with a connection costs a re-check, not a hang.
+a script that grants permits to waiters publishes ``g<owner>`` on each waiter's session
+channel (``aiosync:wake:<session id>``), and ``n<ms> <owner>`` to the waiter left first in
+the queue (re-check in ms, when those grants run out unless confirmed); the session's
+reader wakes that waiter. A waiter never relies on the message alone: it re-checks after a
+bounded time, so a notification lost with a connection costs a re-check, not a hang; after
+a (re)subscription every waiter re-checks at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 import weakref
 from collections.abc import Callable
@@ -19,30 +20,57 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from redis.exceptions import RedisError
+from redis.asyncio import RedisCluster
 
-__all__ = ["Hold", "Session", "session_of"]
+__all__ = ["CLAIM_WINDOW", "Hold", "Session", "Waiter", "session_of"]
 
 #: Leases renewed per script call.
 RENEW_BATCH = 100
+#: How long a waiter granted by someone else's call has to confirm (seconds; less if its
+#: place in the queue would have ended sooner): what a waiter that died unnoticed can cost
+#: the queue.
+CLAIM_WINDOW = 2.0
+#: The reader unsubscribes after this long without waiters (seconds).
+IDLE = 10.0
+
+_SCRIPTS_WITH_PERMITS = {"acquire", "release", "abandon"}
 
 
 def _script_text(name: str) -> str:
-    return (resources.files(__package__) / "lua" / f"{name}.lua").read_text("utf-8")
+    lua = resources.files(__package__) / "lua"
+    text = (lua / f"{name}.lua").read_text("utf-8")
+    if name in _SCRIPTS_WITH_PERMITS:
+        text = (lua / "_permits.lua").read_text("utf-8") + text
+    return text
 
 
 @dataclass(eq=False)
 class Hold:
     """One granted acquisition, kept alive by the watchdog until released or lost."""
 
-    key: str  # the holder key
-    value: str  # "<owner>:<token>"
+    holders: str  # the primitive's holders key
+    grants: str  # and its grants key
+    owner: str
     token: int
     lease: float
     on_lost: Callable[[Hold], None]
     lost: asyncio.Event = field(default_factory=asyncio.Event)
     #: The last time (loop clock) Redis confirmed the hold.
     confirmed: float = 0.0
+    #: Acquisitions in this process that share the hold (re-entries): it is released in
+    #: Redis when the last of them is.
+    uses: int = 1
+
+
+class Waiter:
+    """What a queued acquisition hears from the session: set when granted (or when it must
+    re-check), ``next_by`` when it was told it is next."""
+
+    __slots__ = ("event", "next_by")
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.next_by: float | None = None
 
 
 class Session:
@@ -52,10 +80,11 @@ class Session:
         self.client = client
         self.loop = asyncio.get_running_loop()
         self.id = uuid.uuid4().hex
+        self.channel = f"aiosync:wake:{self.id}"
         self._scripts: dict[str, Any] = {}
-        self._waiters: dict[str, asyncio.Event] = {}  # owner -> its wake-up
-        self._channels: dict[str, int] = {}  # channel -> waiters listening
+        self._waiters: dict[str, Waiter] = {}
         self._pubsub: Any = None
+        self._subscribed: asyncio.Future[None] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._holds: set[Hold] = set()
         self._watchdog: asyncio.Task[None] | None = None
@@ -68,64 +97,102 @@ class Session:
             script = self._scripts[name] = self.client.register_script(_script_text(name))
         return script
 
-    def new_owner(self) -> str:
-        """An id for one acquisition, unique across processes."""
-        return f"{self.id}:{uuid.uuid4().hex[:16]}"
+    def new_owner(self, weight: int) -> str:
+        """An id for one acquisition of ``weight`` permits, unique across processes."""
+        return f"{self.id}:{uuid.uuid4().hex[:16]}:{weight}"
 
     # --- wake-ups ----------------------------------------------------------------------
 
-    async def listen(self, channel: str, owner: str) -> asyncio.Event:
-        """Subscribe (if not yet) to ``channel``; return the event a wake-up for ``owner``
-        sets. Call ``unlisten`` when done."""
-        event = self._waiters[owner] = asyncio.Event()
-        count = self._channels.get(channel, 0)
-        self._channels[channel] = count + 1
-        if not count:
-            if self._pubsub is None:
-                self._pubsub = self.client.pubsub()
-            await self._pubsub.subscribe(channel)
-            if self._reader is None or self._reader.done():
-                self._reader = self.loop.create_task(self._read(), name="aiosync.redis wake-ups")
-        return event
+    @property
+    def listening(self) -> bool:
+        """Whether wake-ups reach this session now (else a waiter must not queue yet)."""
+        subscribed = self._subscribed
+        return subscribed is not None and subscribed.done() and not subscribed.cancelled()
 
-    async def unlisten(self, channel: str, owner: str) -> None:
+    async def listen(self) -> None:
+        """Subscribe to the session's channel (if not yet) and wait until Redis confirmed;
+        if the subscription ends before that, return anyway (the caller re-checks)."""
+        subscribed = self._subscribed
+        if subscribed is None:
+            subscribed = self._subscribed = self.loop.create_future()
+            try:
+                if self._pubsub is None:
+                    self._pubsub = self.client.pubsub()
+                await self._pubsub.subscribe(self.channel)
+            except BaseException:
+                self._subscribed = None
+                subscribed.cancel()
+                raise
+            self._reader = self.loop.create_task(self._read(), name="aiosync.redis wake-ups")
+        try:
+            await asyncio.shield(subscribed)
+        except asyncio.CancelledError:
+            if not subscribed.cancelled():
+                raise
+
+    def expect(self, owner: str) -> Waiter:
+        waiter = self._waiters[owner] = Waiter()
+        return waiter
+
+    def forget(self, owner: str) -> None:
         self._waiters.pop(owner, None)
-        count = self._channels.get(channel, 0) - 1
-        if count > 0:
-            self._channels[channel] = count
-            return
-        self._channels.pop(channel, None)
-        if self._pubsub is not None:
-            with contextlib.suppress(Exception):  # a lost connection unsubscribed it anyway
-                await self._pubsub.unsubscribe(channel)
 
     async def _read(self) -> None:
-        while self._channels:
-            try:
-                message = await self._pubsub.get_message(timeout=1.0)
-            except (RedisError, OSError, asyncio.TimeoutError):
-                # Messages sent meanwhile are lost: every waiter re-checks now (and the
-                # next get_message reconnects and subscribes again).
-                self._wake_all()
-                await asyncio.sleep(0.1)
-                continue
-            if message is None:
-                continue
-            if message.get("type") == "subscribe":
-                # Also after a reconnection, which may have lost messages.
-                self._wake_all()
-                continue
-            if message.get("type") != "message":
-                continue
-            data = message["data"]
-            owner = data.decode() if isinstance(data, bytes) else str(data)
-            event = self._waiters.get(owner)
-            if event is not None:
-                event.set()
+        pubsub = self._pubsub
+        idle_since = self.loop.time()
+        try:
+            while self._waiters or self.loop.time() - idle_since < IDLE:
+                if self._waiters:
+                    idle_since = self.loop.time()
+                # Shielded, so that cancelling the reader (the loop is closing) always ends
+                # it: redis-py's read can swallow a cancellation, as its other calls can.
+                read = asyncio.ensure_future(pubsub.get_message(timeout=1.0))
+                try:
+                    message = await asyncio.shield(read)
+                except asyncio.CancelledError:
+                    read.cancel()
+                    raise
+                except Exception:  # RedisError, OSError; a cluster's errors are neither
+                    # Messages sent meanwhile are lost: every waiter re-checks now (and the
+                    # next get_message reconnects and subscribes again).
+                    self._wake_all()
+                    await asyncio.sleep(0.1)
+                    continue
+                if message is None:
+                    continue
+                kind = message.get("type")
+                if kind == "subscribe":
+                    # Also after a reconnection, which may have lost messages.
+                    if self._subscribed is not None and not self._subscribed.done():
+                        self._subscribed.set_result(None)
+                    self._wake_all()
+                elif kind == "message":
+                    self._deliver(message["data"])
+        finally:
+            # Before awaiting anything: a waiter arriving now must subscribe afresh.
+            self._pubsub = None
+            subscribed, self._subscribed = self._subscribed, None
+            if subscribed is not None and not subscribed.done():
+                subscribed.cancel()
+            self._wake_all()
+            await pubsub.aclose()
+
+    def _deliver(self, data: bytes | str) -> None:
+        text = data.decode() if isinstance(data, bytes) else str(data)
+        if text[0] == "n":  # 'n<ms> <owner>'
+            ms, _, owner = text[1:].partition(" ")
+            waiter = self._waiters.get(owner)
+            if waiter is not None:
+                waiter.next_by = self.loop.time() + int(ms) / 1000
+                waiter.event.set()
+        else:  # 'g<owner>'
+            waiter = self._waiters.get(text[1:])
+            if waiter is not None:
+                waiter.event.set()
 
     def _wake_all(self) -> None:
-        for event in self._waiters.values():
-            event.set()
+        for waiter in self._waiters.values():
+            waiter.event.set()
 
     # --- leases ------------------------------------------------------------------------
 
@@ -143,13 +210,24 @@ class Session:
         script = self.script("renew")
         while self._holds:
             await asyncio.sleep(min(h.lease for h in self._holds) / 3)
-            holds = list(self._holds)
-            for start in range(0, len(holds), RENEW_BATCH):
-                batch = holds[start : start + RENEW_BATCH]
-                for lease, group in _by_lease(batch).items():
-                    await self._renew_group(script, lease, group)
+            for group in self._batches(list(self._holds)):
+                await self._renew_group(script, group)
 
-    async def _renew_group(self, script: Any, lease: float, group: list[Hold]) -> None:
+    def _batches(self, holds: list[Hold]) -> list[list[Hold]]:
+        """Holds renewable by one script call: same lease, same cluster slot, at most
+        RENEW_BATCH of them."""
+        cluster = isinstance(self.client, RedisCluster)
+        groups: dict[tuple[float, int], list[Hold]] = {}
+        for hold in holds:
+            slot = self.client.keyslot(hold.holders) if cluster else 0
+            groups.setdefault((hold.lease, slot), []).append(hold)
+        return [
+            group[start : start + RENEW_BATCH]
+            for group in groups.values()
+            for start in range(0, len(group), RENEW_BATCH)
+        ]
+
+    async def _renew_group(self, script: Any, group: list[Hold]) -> None:
         asked = self.loop.time()
         # Not past the first lease to run out: the client's own retries (ten, by default)
         # could otherwise outlast it, and a loss would be noticed late.
@@ -157,8 +235,8 @@ class Session:
         try:
             results = await asyncio.wait_for(
                 script(
-                    keys=[h.key for h in group],
-                    args=[*(h.value for h in group), int(lease * 1000)],
+                    keys=[key for h in group for key in (h.holders, h.grants)],
+                    args=[*(h.owner for h in group), int(group[0].lease * 1000)],
                 ),
                 max(patience, 0.001),
             )
@@ -180,13 +258,6 @@ class Session:
             self._holds.discard(hold)
             hold.lost.set()
             hold.on_lost(hold)
-
-
-def _by_lease(holds: list[Hold]) -> dict[float, list[Hold]]:
-    groups: dict[float, list[Hold]] = {}
-    for hold in holds:
-        groups.setdefault(hold.lease, []).append(hold)
-    return groups
 
 
 _sessions: weakref.WeakKeyDictionary[Any, Session] = weakref.WeakKeyDictionary()

@@ -1,0 +1,319 @@
+"""The one mechanism under every aiosync.redis lock-like primitive: a named pool of permits
+in Redis, granted first come first served across processes, each grant a lease.
+
+A primitive is ``value`` permits; an acquisition asks for a weight (a Lock: 1 of 1, a
+Semaphore: 1 of ``value``, a RWLock: 1 to read, all to write). The Lua scripts beside this
+module (``lua/_permits.lua`` and the scripts it is prepended to) keep one FIFO queue:
+the head is served as soon as it fits and nobody behind it is served first. The scripts
+grant waiters directly, on any call that frees permits, for a short claim window; the
+waiter confirms with its next call, which makes it a full lease. This module is the client
+side: the acquire loop (waiting for pushed wake-ups with a bounded re-check), the clean-up
+of an acquisition given up, and the bookkeeping of which task holds what.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis, RedisCluster
+
+from .._base import calling_task, positive_number
+from .._parking import check_timeout
+from ._session import CLAIM_WINDOW, Hold, Session, session_of
+
+__all__ = ["Leased", "LockLostError", "Permits"]
+
+#: How long Redis remembers a released or abandoned acquisition, so that a repeated call
+#: of it (redis-py re-sends after a timeout, with retries taking up to seconds) is refused.
+FORGET_AFTER = 60.0
+
+
+class LockLostError(RuntimeError):
+    """The hold ended without ``release()``: its lease expired (the process stalled, or
+    Redis was unreachable for longer than the lease) or the lock's data was lost."""
+
+
+def check_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, not {name!r}")
+    if not name:
+        raise ValueError("name must not be empty")
+    return name
+
+
+def check_lease(lease: object) -> float:
+    seconds = positive_number("lease", lease)
+    if seconds < 0.01:
+        raise ValueError(f"lease must be at least 0.01 s (Redis expires in ms), not {lease!r}")
+    return seconds
+
+
+def check_client(client: object) -> Any:
+    if not isinstance(client, (Redis, RedisCluster)):
+        raise TypeError(
+            f"client must be a redis.asyncio.Redis or RedisCluster, not {type(client).__name__}"
+        )
+    return client
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+class Permits:
+    """The Redis state of one named primitive (see the module docstring)."""
+
+    def __init__(self, client: Any, name: str, kind: str, value: int, lease: float) -> None:
+        self.client = check_client(client)
+        self.name = check_name(name)
+        self.lease = check_lease(lease)
+        self.kind = kind
+        self.value = value
+        tag = "{aiosync:" + name + "}"  # one hash slot for every key of this primitive
+        self.keys = [f"{tag}:{part}" for part in ("meta", "holders", "grants", "queue", "alive")]
+        self.keys.append(f"{tag}:gone")
+
+    async def acquire(self, weight: int, timeout: float | None, on_lost: Any) -> Hold | None:
+        """Wait for ``weight`` permits in FIFO order; the grant, or None on timeout (then
+        nothing is held or queued). Cancelled, it undoes whatever it got."""
+        session = session_of(self.client)
+        owner = session.new_owner(weight)
+        loop = session.loop
+        deadline = None if timeout is None else loop.time() + timeout
+        acquire = session.script("acquire")
+        lease_ms = _ms(self.lease)
+        waiter = None
+        try:
+            while True:
+                if waiter is not None:
+                    waiter.event.clear()
+                    waiter.next_by = None
+                # Shielded: a cancellation never reaches redis-py, which can swallow one
+                # (CPython 3.11's wait_for, seen on 3.10 too); it is raised here once the
+                # call is over, and the clean-up below then undoes what the call got.
+                reply = await _shielded(
+                    acquire(
+                        keys=self.keys,
+                        args=[
+                            owner,
+                            _ms(CLAIM_WINDOW),
+                            lease_ms,
+                            lease_ms,  # a waiter keeps its place for a lease
+                            "0" if timeout == 0 else "1",
+                            self.kind,
+                            self.value,
+                            _ms(FORGET_AFTER),
+                        ],
+                    )
+                )
+                status = int(reply[0])
+                if status == 1:
+                    token = int(reply[1])
+                    hold = Hold(self.keys[1], self.keys[2], owner, token, self.lease, on_lost)
+                    session.keep(hold)
+                    return hold
+                if status == -2:
+                    raise ValueError(self._mismatch(reply[1], reply[2]))
+                if status == -1 or timeout == 0:
+                    return None
+                if waiter is None:
+                    waiter = session.expect(owner)
+                if not session.listening:
+                    # A hand-off made before Redis confirmed the subscription went unheard:
+                    # look again once it has (well within the claim window).
+                    await _shielded(session.listen())
+                    continue
+                first_lease_ends = int(reply[1]) / 1000
+                recheck = self.lease / 3
+                if first_lease_ends > 0:
+                    recheck = min(recheck, first_lease_ends)
+                if not await self._wait(waiter, loop.time() + recheck, deadline):
+                    await _shielded(self._abandon(session, owner))
+                    return None
+        except BaseException:
+            # Cancelled (or failed) with the outcome of the last call unknown: undo whatever
+            # it may have got, even if cancelled again meanwhile.
+            await _shielded(self._abandon(session, owner))
+            raise
+        finally:
+            if waiter is not None:
+                session.forget(owner)
+
+    @staticmethod
+    async def _wait(waiter: Any, until: float, deadline: float | None) -> bool:
+        """Wait for a wake-up or until ``until``; False if ``deadline`` passed first."""
+        loop = asyncio.get_running_loop()
+        while True:
+            end = until if deadline is None else min(until, deadline)
+            # Not asyncio.wait_for: before 3.12 it can swallow a cancellation that arrives
+            # as the wake-up does (bpo-42130).
+            timer = loop.call_later(max(end - loop.time(), 0.0), waiter.event.set)
+            try:
+                await waiter.event.wait()
+            finally:
+                timer.cancel()
+            if waiter.next_by is not None:
+                # Told we are next: someone was granted before us and must confirm within
+                # the claim window; look again once it is over (unless woken before).
+                until, waiter.next_by = waiter.next_by + 0.05, None
+                waiter.event.clear()
+                continue
+            return deadline is None or loop.time() < deadline
+
+    def _mismatch(self, kind: bytes | str, value: bytes | str) -> str:
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        value = value.decode() if isinstance(value, bytes) else value
+        return (
+            f"{self.name!r} is a {kind} of {value} permits in Redis, not a {self.kind} of "
+            f"{self.value}: use another name (or delete its keys, {self.keys[0]!r} ...)"
+        )
+
+    async def _abandon(self, session: Session, owner: str) -> None:
+        await session.script("abandon")(
+            keys=self.keys, args=[owner, _ms(CLAIM_WINDOW), _ms(FORGET_AFTER)]
+        )
+
+    async def release(self, hold: Hold) -> bool:
+        """Give ``hold`` back (shielded: runs to the end even if the caller is cancelled);
+        False if it had been lost."""
+        session = session_of(self.client)
+        session.drop(hold)
+        released = await _shielded(
+            session.script("release")(
+                keys=self.keys, args=[hold.owner, _ms(CLAIM_WINDOW), _ms(FORGET_AFTER)]
+            )
+        )
+        return bool(released)
+
+    async def state(self) -> tuple[int, int, int, int]:
+        """(permits, live holders of weight 1, live heavier holders, waiters)."""
+        reply = await session_of(self.client).script("state")(keys=self.keys)
+        return int(reply[0]), int(reply[1]), int(reply[2]), int(reply[3])
+
+
+@dataclass(eq=False)
+class _Entry:
+    """One acquisition as its task sees it; re-entries share the hold of another."""
+
+    hold: Hold
+    mode: str
+    in_block: bool = False
+
+
+class Leased:
+    """Task bookkeeping of a primitive built on Permits: which task holds what, the
+    ``token``/``lost`` views, ``async with`` that surfaces a loss as LockLostError.
+
+    A subclass states its modes: ``_weight(mode)``, and ``_reuse(mode, entries)``, which
+    says whether a new acquisition re-enters a hold the task has (RLock, a RWLock's read
+    inside write), raises (a Lock acquired twice), or asks Redis (None).
+    """
+
+    def __init__(self, permits: Permits) -> None:
+        self._permits = permits
+        self._entries: dict[asyncio.Task[Any], list[_Entry]] = {}
+
+    @property
+    def name(self) -> str:
+        return self._permits.name
+
+    def _weight(self, mode: str) -> int:
+        raise NotImplementedError
+
+    def _reuse(self, mode: str, entries: list[_Entry]) -> Hold | None:
+        return None
+
+    def _latest(self, mode: str) -> _Entry | None:
+        for entry in reversed(self._entries.get(calling_task(self), ())):
+            if entry.mode == mode:
+                return entry
+        return None
+
+    def _token(self, mode: str) -> int | None:
+        entry = self._latest(mode)
+        return None if entry is None else entry.hold.token
+
+    def _lost(self, mode: str) -> asyncio.Event:
+        entry = self._latest(mode)
+        if entry is None:
+            raise RuntimeError(f"{self!r} is not held by this task")
+        return entry.hold.lost
+
+    async def _acquire(self, mode: str, timeout: float | None) -> _Entry | None:
+        if timeout is not None:
+            timeout = check_timeout(timeout)
+        task = calling_task(self)
+        entries = self._entries.get(task, [])
+        hold = self._reuse(mode, entries)
+        if hold is not None:
+            hold.uses += 1
+        else:
+            hold = await self._permits.acquire(self._weight(mode), timeout, self._on_lost)
+            if hold is None:
+                return None
+        entry = _Entry(hold, mode)
+        self._entries.setdefault(task, []).append(entry)
+        return entry
+
+    async def _release(self, mode: str, what: str = "released") -> None:
+        entry = self._latest(mode)
+        if entry is None:
+            raise RuntimeError(f"{self!r} cannot be {what} by a task that does not hold it")
+        self._forget(entry)
+        hold = entry.hold
+        if hold.uses:
+            return
+        if hold.lost.is_set() or not await self._permits.release(hold):
+            hold.lost.set()
+            raise LockLostError(f"{self!r} was lost before release (token {hold.token})")
+
+    def _forget(self, entry: _Entry) -> None:
+        task = calling_task(self)
+        entries = self._entries[task]
+        entries.remove(entry)
+        if not entries:
+            del self._entries[task]
+        entry.hold.uses -= 1
+
+    def _on_lost(self, hold: Hold) -> None:
+        for task, entries in self._entries.items():
+            if any(e.hold is hold and e.in_block for e in entries):
+                task.cancel(msg="aiosync.redis: lock lost")
+
+    async def _enter(self, mode: str) -> None:
+        entry = await self._acquire(mode, None)
+        assert entry is not None  # no timeout
+        entry.in_block = True
+
+    async def _exit(self, mode: str, exc: object) -> None:
+        entry = self._latest(mode)
+        if entry is None or not entry.hold.lost.is_set():
+            await self._release(mode)
+            return
+        self._forget(entry)
+        if isinstance(exc, LockLostError):
+            return  # already raised by an inner block of the same hold: let it through
+        task = calling_task(self)
+        if isinstance(exc, asyncio.CancelledError) and hasattr(task, "uncancel"):
+            task.uncancel()
+        cause = exc if isinstance(exc, BaseException) else None
+        raise LockLostError(f"{self!r} was lost while held (token {entry.hold.token})") from cause
+
+
+async def _shielded(awaitable: Any) -> Any:
+    """Await ``awaitable`` to the end even if the caller is cancelled meanwhile, then
+    re-raise that cancellation: a release or a clean-up must not stop half-way."""
+    inner = asyncio.ensure_future(awaitable)
+    try:
+        return await asyncio.shield(inner)
+    except asyncio.CancelledError:
+        while not inner.done():
+            try:
+                await asyncio.wait({inner})
+            except asyncio.CancelledError:
+                continue
+        if not inner.cancelled():
+            inner.exception()  # retrieved: the cancellation is what the caller hears of
+        raise
