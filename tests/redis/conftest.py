@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _cluster import RedisClusterServer
@@ -44,3 +45,48 @@ def cluster(redis_cluster: RedisClusterServer) -> RedisClusterServer:
     """The session's cluster, emptied (FLUSHALL on each master)."""
     redis_cluster.flushall()
     return redis_cluster
+
+
+class Deployment:
+    """One Redis deployment under test, standalone or cluster, as the tests see it: new
+    clients (one client stands for one process) and a sync client to look inside."""
+
+    def __init__(self, kind: str, target: RedisServer | RedisClusterServer) -> None:
+        self.kind = kind
+        self.target = target
+        self._inspect: Any = None
+
+    def client(self) -> Any:
+        import redis.asyncio
+        from redis.asyncio.cluster import ClusterNode
+
+        if isinstance(self.target, RedisServer):
+            return redis.asyncio.Redis(port=self.target.port)
+        nodes = [ClusterNode(host, port) for host, port in self.target.startup_nodes]
+        return redis.asyncio.RedisCluster(startup_nodes=nodes)
+
+    def inspect(self) -> Any:
+        """A sync client that can read any key (closed after the test)."""
+        import redis
+        from redis.cluster import ClusterNode
+
+        if self._inspect is None:
+            if isinstance(self.target, RedisServer):
+                self._inspect = redis.Redis(port=self.target.port, decode_responses=True)
+            else:
+                nodes = [ClusterNode(host, port) for host, port in self.target.startup_nodes]
+                self._inspect = redis.RedisCluster(startup_nodes=nodes, decode_responses=True)
+        return self._inspect
+
+    def close(self) -> None:
+        if self._inspect is not None:
+            self._inspect.close()
+
+
+@pytest.fixture(params=["standalone", "cluster"])
+def deployment(request: pytest.FixtureRequest) -> Iterator[Deployment]:
+    """Each test using it runs on a standalone server and on a 3-master cluster, emptied."""
+    target = request.getfixturevalue("server" if request.param == "standalone" else "cluster")
+    deployment = Deployment(request.param, target)
+    yield deployment
+    deployment.close()

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 import redis
 import redis.asyncio
 from _server import RedisServer
+from _util import run
 
 import aiosync.redis as ar
-
-GUARD = 30.0  # no test takes nearly this long; a hang fails instead of stalling
-
-
-def run(main: Callable[[], Awaitable[Any]]) -> Any:
-    async def guarded() -> Any:
-        return await asyncio.wait_for(main(), GUARD)
-
-    return asyncio.run(guarded())
 
 
 def client(server: RedisServer) -> redis.asyncio.Redis:

@@ -116,6 +116,8 @@ class Session:
         if subscribed is None:
             subscribed = self._subscribed = self.loop.create_future()
             try:
+                if isinstance(self.client, RedisCluster):
+                    await self.client.initialize()  # its pub/sub needs the slot map
                 if self._pubsub is None:
                     self._pubsub = self.client.pubsub()
                 await self._pubsub.subscribe(self.channel)
@@ -146,13 +148,13 @@ class Session:
                     idle_since = self.loop.time()
                 # Shielded, so that cancelling the reader (the loop is closing) always ends
                 # it: redis-py's read can swallow a cancellation, as its other calls can.
-                read = asyncio.ensure_future(pubsub.get_message(timeout=1.0))
+                read = asyncio.ensure_future(_next_message(pubsub))
                 try:
                     message = await asyncio.shield(read)
                 except asyncio.CancelledError:
                     read.cancel()
                     raise
-                except Exception:  # RedisError, OSError; a cluster's errors are neither
+                if isinstance(message, Exception):
                     # Messages sent meanwhile are lost: every waiter re-checks now (and the
                     # next get_message reconnects and subscribes again).
                     self._wake_all()
@@ -258,6 +260,15 @@ class Session:
             self._holds.discard(hold)
             hold.lost.set()
             hold.on_lost(hold)
+
+
+async def _next_message(pubsub: Any) -> Any:
+    """The next message (None after a second without one) or the error that came instead:
+    the read may outlive a cancelled reader, and must not end with an unhandled error."""
+    try:
+        return await pubsub.get_message(timeout=1.0)
+    except Exception as error:  # RedisError, OSError; a cluster's errors are neither
+        return error
 
 
 _sessions: weakref.WeakKeyDictionary[Any, Session] = weakref.WeakKeyDictionary()
