@@ -146,14 +146,7 @@ class Session:
             while self._waiters or self.loop.time() - idle_since < IDLE:
                 if self._waiters:
                     idle_since = self.loop.time()
-                # Shielded, so that cancelling the reader (the loop is closing) always ends
-                # it: redis-py's read can swallow a cancellation, as its other calls can.
-                read = asyncio.ensure_future(_next_message(pubsub))
-                try:
-                    message = await asyncio.shield(read)
-                except asyncio.CancelledError:
-                    read.cancel()
-                    raise
+                message = await _outcome(pubsub.get_message(timeout=1.0))
                 if isinstance(message, Exception):
                     # Messages sent meanwhile are lost: every waiter re-checks now (and the
                     # next get_message reconnects and subscribes again).
@@ -234,15 +227,16 @@ class Session:
         # Not past the first lease to run out: the client's own retries (ten, by default)
         # could otherwise outlast it, and a loss would be noticed late.
         patience = min(h.confirmed + h.lease for h in group) - asked
-        try:
-            results = await asyncio.wait_for(
+        results = await _outcome(
+            asyncio.wait_for(
                 script(
                     keys=[key for h in group for key in (h.holders, h.grants)],
                     args=[*(h.owner for h in group), int(group[0].lease * 1000)],
                 ),
                 max(patience, 0.001),
             )
-        except Exception:
+        )
+        if isinstance(results, Exception):
             # Unreachable: the holds are lost once their lease ran out unconfirmed.
             now = self.loop.time()
             for hold in group:
@@ -262,11 +256,24 @@ class Session:
             hold.on_lost(hold)
 
 
-async def _next_message(pubsub: Any) -> Any:
-    """The next message (None after a second without one) or the error that came instead:
-    the read may outlive a cancelled reader, and must not end with an unhandled error."""
+async def _outcome(awaitable: Any) -> Any:
+    """The result of ``awaitable``, or the error it raised; cancelling the caller ends the
+    wait at once, even though redis-py's calls can swallow a cancellation (the call is left
+    to finish on its own, its outcome dropped): the session's background tasks must end
+    when the loop closes."""
+    call = asyncio.ensure_future(_result_or_error(awaitable))
     try:
-        return await pubsub.get_message(timeout=1.0)
+        return await asyncio.shield(call)
+    except asyncio.CancelledError:
+        call.cancel()
+        raise
+
+
+async def _result_or_error(awaitable: Any) -> Any:
+    # An error is returned, not raised: a call that outlived its caller must not end with
+    # an error nobody retrieves (asyncio.run reports those at shutdown).
+    try:
+        return await awaitable
     except Exception as error:  # RedisError, OSError; a cluster's errors are neither
         return error
 
