@@ -79,6 +79,7 @@ class Permits:
         """Wait for ``weight`` permits in FIFO order; the grant, or None on timeout (then
         nothing is held or queued). Cancelled, it undoes whatever it got."""
         session = session_of(self.client)
+        await session.ready()
         owner = session.new_owner(weight)
         loop = session.loop
         deadline = None if timeout is None else loop.time() + timeout
@@ -189,7 +190,9 @@ class Permits:
 
     async def state(self) -> tuple[int, int, int, int]:
         """(permits, live holders of weight 1, live heavier holders, waiters)."""
-        reply = await session_of(self.client).script("state")(keys=self.keys)
+        session = session_of(self.client)
+        await session.ready()
+        reply = await session.script("state")(keys=self.keys)
         return int(reply[0]), int(reply[1]), int(reply[2]), int(reply[3])
 
 

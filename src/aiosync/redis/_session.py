@@ -88,6 +88,24 @@ class Session:
         self._reader: asyncio.Task[None] | None = None
         self._holds: set[Hold] = set()
         self._watchdog: asyncio.Task[None] | None = None
+        self._initialized = not isinstance(client, RedisCluster)
+        self._initializing: asyncio.Task[Any] | None = None
+
+    async def ready(self) -> None:
+        """Call before the session's first Redis call: a cluster client must know its slot
+        map first (redis-py 8.1 fails some of the first calls made at once on a new
+        RedisCluster with TypeError, and its pub/sub needs the map too)."""
+        if self._initialized:
+            return
+        if self._initializing is None:
+            self._initializing = self.loop.create_task(self.client.initialize())
+        initializing = self._initializing
+        try:
+            await asyncio.shield(initializing)
+        except Exception:
+            self._initializing = None  # the next call tries again
+            raise
+        self._initialized = True
 
     def script(self, name: str) -> Any:
         """The named Lua script of ``lua/``, registered once with this client (EVALSHA,
@@ -116,8 +134,7 @@ class Session:
         if subscribed is None:
             subscribed = self._subscribed = self.loop.create_future()
             try:
-                if isinstance(self.client, RedisCluster):
-                    await self.client.initialize()  # its pub/sub needs the slot map
+                await self.ready()
                 if self._pubsub is None:
                     self._pubsub = self.client.pubsub()
                 await self._pubsub.subscribe(self.channel)
