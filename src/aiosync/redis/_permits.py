@@ -21,7 +21,7 @@ from redis.asyncio import Redis, RedisCluster
 
 from .._base import calling_task, positive_number
 from .._parking import check_timeout
-from ._session import CLAIM_WINDOW, Hold, Session, session_of
+from ._session import CLAIM_WINDOW, Hold, Session, Waiter, session_of
 
 __all__ = ["Leased", "LockLostError", "Permits"]
 
@@ -89,8 +89,7 @@ class Permits:
         try:
             while True:
                 if waiter is not None:
-                    waiter.event.clear()
-                    waiter.next_by = None
+                    waiter.clear()
                 # Shielded: a cancellation never reaches redis-py, which can swallow one
                 # (CPython 3.11's wait_for, seen on 3.10 too); it is raised here once the
                 # call is over, and the clean-up below then undoes what the call got.
@@ -143,7 +142,7 @@ class Permits:
                 session.forget(owner)
 
     @staticmethod
-    async def _wait(waiter: Any, until: float, deadline: float | None) -> bool:
+    async def _wait(waiter: Waiter, until: float, deadline: float | None) -> bool:
         """Wait for a wake-up or until ``until``; False if ``deadline`` passed first."""
         loop = asyncio.get_running_loop()
         while True:
@@ -155,10 +154,10 @@ class Permits:
                 await waiter.event.wait()
             finally:
                 timer.cancel()
-            if waiter.next_by is not None:
+            if waiter.next_by is not None and not waiter.granted:
                 # Told we are next: someone was granted before us and must confirm within
                 # the claim window; look again once it is over (unless woken before).
-                until, waiter.next_by = waiter.next_by + 0.05, None
+                until, waiter.next_by = min(until, waiter.next_by + 0.05), None
                 waiter.event.clear()
                 continue
             return deadline is None or loop.time() < deadline

@@ -63,14 +63,21 @@ class Hold:
 
 
 class Waiter:
-    """What a queued acquisition hears from the session: set when granted (or when it must
-    re-check), ``next_by`` when it was told it is next."""
+    """What a queued acquisition hears from the session: ``event`` is set by any news,
+    ``granted`` when it was granted, ``next_by`` when it was told it is next (re-check by
+    then). ``clear()`` before each call to Redis."""
 
-    __slots__ = ("event", "next_by")
+    __slots__ = ("event", "granted", "next_by")
 
     def __init__(self) -> None:
         self.event = asyncio.Event()
+        self.granted = False
         self.next_by: float | None = None
+
+    def clear(self) -> None:
+        self.event.clear()
+        self.granted = False
+        self.next_by = None
 
 
 class Session:
@@ -200,6 +207,7 @@ class Session:
         else:  # 'g<owner>'
             waiter = self._waiters.get(text[1:])
             if waiter is not None:
+                waiter.granted = True
                 waiter.event.set()
 
     def _wake_all(self) -> None:
