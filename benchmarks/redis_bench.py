@@ -1,0 +1,1118 @@
+"""Redis locks: ``python -m benchmarks --redis`` (from the repo root; see ``--redis --help``).
+
+Compares aiosync.redis.Lock with redis-py's ``redis.asyncio.lock.Lock`` (polling every
+0.1 s, its default, and every 0.01 s), python-redis-lock (sync, from worker processes)
+and pottery's AIORedlock (one master), on a redis-server of its own (loopback, a free
+port, no persistence), stopped at the end. Every contending party is an OS process
+(benchmarks/redis_worker.py), so the locks really contend through Redis.
+
+Measured, in one run (docs/benchmarks.md, "Redis locks", says how to read each):
+
+1. Round trips per uncontended acquire+release: commands the server received from one
+   client over ``cycles`` cycles after a warm-up (``INFO commandstats`` deltas, less the
+   commands run inside scripts, which commandstats counts too: MONITOR tells those apart).
+2. Hand-off latency with 5 processes contending on one lock (hold ~1 ms, loop): from just
+   before ``release()`` to just after the next holder's ``acquire()`` returned, on
+   CLOCK_MONOTONIC (``time.monotonic_ns``, one clock for every process on Linux); holds
+   are put in order by an ``INCR`` of a shared key inside the critical section.
+3. Commands the clients send per contended acquire+release, the same 5-process setup
+   (a run of its own with MONITOR attached, so 2 is measured without it).
+4. Throughput of N processes on one lock with an empty critical section.
+5. aiosync's watchdog with 1000 held leases in one process: commands/s the server receives
+   and the process's CPU time per second, against the same process holding nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import contextlib
+import hashlib
+import itertools
+import json
+import os
+import platform
+import queue
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "benchmarks.md"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+BEGIN, END = "<!-- redis-bench:begin -->", "<!-- redis-bench:end -->"
+
+IMPLS = ("aiosync", "redis-py", "redis-py-0.01", "python-redis-lock", "pottery")
+LABELS = {
+    "aiosync": "aiosync.redis.Lock",
+    "redis-py": "redis-py Lock, sleep=0.1",
+    "redis-py-0.01": "redis-py Lock, sleep=0.01",
+    "python-redis-lock": "python-redis-lock (sync)",
+    "pottery": "pottery AIORedlock",
+}
+CANDIDATE, BASELINE = "aiosync", "redis-py"
+PREFIX = "rbench"  # the benchmark's own keys: lock names, and the hold counters
+OWN = f"{PREFIX}:seq:"  # the hold counters: their commands are left out of every count
+CONTROL = ("info", "echo", "monitor")  # the benchmark's own commands, from this process
+
+
+@dataclass
+class Settings:
+    cycles: int = 200
+    warmup: int = 20
+    contenders: int = 5
+    hold: float = 0.001
+    handoff_s: float = 5.0
+    commands_s: float = 3.0
+    throughput_s: float = 3.0
+    throughput_n: tuple[int, ...] = (1, 5, 10)
+    throughput_reps: int = 3  # rounds over every implementation, each N; the median counts
+    watchdog_locks: int = 1000
+    watchdog_lease: float = 3.0
+    watchdog_s: float = 10.0
+    skip_s: float = 0.25  # hand-offs in the first moments of a window are left out
+    warm_s: float = 0.5  # a contended warm-up window before each measured one
+
+
+QUICK = Settings(
+    cycles=50,
+    warmup=5,
+    handoff_s=1.5,
+    commands_s=1.0,
+    throughput_s=1.0,
+    throughput_n=(1, 5),
+    throughput_reps=1,
+    warm_s=0.3,
+    watchdog_locks=300,
+    watchdog_s=3.0,
+)
+
+# --- the server ------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """A redis-server of our own on a free loopback port, no persistence."""
+
+    def __init__(self, executable: str) -> None:
+        self.executable = executable
+        self.dir = tempfile.mkdtemp(prefix="aiosync-redis-bench-")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.client: Any = None
+
+    def start(self) -> None:
+        import redis
+
+        for _ in range(5):
+            self.port = _free_port()
+            self.proc = subprocess.Popen(
+                [
+                    self.executable,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    self.dir,
+                    "--loglevel",
+                    "warning",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            self.client = redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    if self.client.ping():
+                        return
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+            self.stop()  # the port was taken meanwhile, or the server did not start
+        raise SystemExit(f"could not start {self.executable}")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            with contextlib.suppress(Exception):
+                self.client.shutdown(nosave=True)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.terminate()
+                self.proc.wait(5)
+        self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def commandstats(self) -> Counter[str]:
+        stats = self.client.info("commandstats")
+        return Counter({k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in stats.items()})
+
+    def cpu(self) -> float:
+        """The server's CPU time so far (user + system, seconds)."""
+        info = self.client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+    def version(self) -> str:
+        return str(self.client.info("server")["redis_version"])
+
+
+class Monitor:
+    """MONITOR on a raw socket, in a thread: counts the commands between two markers (ECHO
+    commands sent by the benchmark), those run inside scripts (``[0 lua]``) apart from
+    those the clients sent, and the benchmark's own (on ``OWN`` keys, and ``CONTROL``
+    commands) apart from both. ``events`` keeps (server time in ns, client address,
+    command, whether the benchmark's own) of every command a client sent."""
+
+    def __init__(self, server: RedisServer, tag: str) -> None:
+        self.server, self.tag = server, tag
+        self.wire: Counter[str] = Counter()
+        self.lua: Counter[str] = Counter()
+        self.own = 0
+        self.events: list[tuple[int, str, str, bool]] = []
+        self._done = threading.Event()
+        self._sock = socket.create_connection(("127.0.0.1", server.port))
+        self._sock.sendall(b"MONITOR\r\n")
+        buf = b""
+        while b"\r\n" not in buf:
+            buf += self._sock.recv(64)
+        self._rest = buf.split(b"\r\n", 1)[1]
+        self._thread = threading.Thread(target=self._read, name="redis monitor", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> Monitor:
+        self.server.client.echo(f"{self.tag}:begin")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.client.echo(f"{self.tag}:end")
+        self._done.wait(30)
+        self._sock.close()
+        self._thread.join(5)
+        if not self._done.is_set():
+            raise RuntimeError("MONITOR did not see the end marker")
+
+    def _read(self) -> None:
+        begin = f'"{self.tag}:begin"'.encode()  # the ECHO markers' argument
+        end = f'"{self.tag}:end"'.encode()
+        own = f'"{OWN}'.encode()
+        active = False
+        buf = self._rest
+        while True:
+            lines = buf.split(b"\r\n")
+            buf = lines.pop()
+            for line in lines:
+                if not active:
+                    active = begin in line
+                    continue
+                if end in line:
+                    self._done.set()
+                    return
+                # +<seconds.micros> [<db> <address>|lua] "<command>" "<arg>" ...
+                head, _, rest = line.partition(b'] "')
+                command = rest.split(b'"', 1)[0].decode("ascii", "replace").lower()
+                if head.endswith(b" lua"):
+                    self.lua[command] += 1
+                    continue
+                if command in CONTROL:
+                    continue
+                mine = own in rest
+                if mine:
+                    self.own += 1
+                else:
+                    self.wire[command] += 1
+                stamp, _, where = head.partition(b" [")
+                sec, _, micros = stamp.lstrip(b"+").partition(b".")
+                t_ns = int(sec) * 1_000_000_000 + int(micros.ljust(6, b"0")) * 1000
+                address = where.partition(b" ")[2].decode("ascii", "replace")
+                self.events.append((t_ns, address, command, mine))
+            try:
+                chunk = self._sock.recv(1 << 16)
+            except OSError:
+                return
+            if not chunk:
+                return
+            buf += chunk
+
+
+@dataclass
+class Counted:
+    """Commands over one window: ``wire`` the clients sent (commandstats, less the commands
+    inside scripts and the benchmark's own), by command; ``executed`` everything
+    commandstats counted (commands inside scripts too); ``unseen``: commands commandstats
+    counted that MONITOR does not show (connection set-up such as CLIENT SETINFO)."""
+
+    wire: Counter[str]
+    executed: int
+    unseen: int
+    server_cpu: float
+    events: list[tuple[int, str, str, bool]]
+
+
+def count_commands(
+    server: RedisServer, tag: str, run: Callable[[], Any]
+) -> tuple[Any, Counted, float]:
+    """Run ``run()`` between two commandstats snapshots, MONITOR attached."""
+    with Monitor(server, tag) as mon:
+        before, cpu0 = server.commandstats(), server.cpu()
+        t0 = time.monotonic()
+        result = run()
+        elapsed = time.monotonic() - t0
+        after, cpu1 = server.commandstats(), server.cpu()
+    delta = after - before
+    for mine in CONTROL:
+        delta.pop(mine, None)
+    executed = sum(delta.values()) - mon.own
+    unseen = executed - sum(mon.lua.values()) - sum(mon.wire.values())
+    wire = Counter(mon.wire)
+    if unseen > 0:
+        wire["(unseen by MONITOR)"] = unseen
+    return result, Counted(wire, executed, unseen, cpu1 - cpu0, mon.events), elapsed
+
+
+# --- workers ---------------------------------------------------------------------------
+
+
+class Worker:
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        self.cfg = cfg
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.redis_worker", json.dumps(cfg)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def expect(self, word: str, timeout: float) -> str:
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise RuntimeError(f"worker {self.cfg['impl']}: no {word} in {timeout:.0f} s") from None
+        if line is None or not line.startswith(word):
+            self.proc.wait(5)
+            raise RuntimeError(
+                f"worker {self.cfg['impl']} ({self.cfg['mode']}) said {line!r} instead of "
+                f"{word} (exit code {self.proc.returncode}; its error is above)"
+            )
+        return line[len(word) :].strip()
+
+    def go(self, start: int, end: int) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"GO {start} {end}\n")
+        self.proc.stdin.flush()
+
+    def finish(self) -> None:
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+@contextlib.contextmanager
+def workers(cfgs: list[dict[str, Any]]) -> Iterator[list[Worker]]:
+    started = [Worker(cfg) for cfg in cfgs]
+    try:
+        yield started
+        for w in started:
+            w.finish()
+    finally:
+        for w in started:
+            w.kill()
+
+
+def ready(ws: list[Worker]) -> None:
+    for w in ws:
+        w.expect("READY", 120)
+
+
+def phase(ws: list[Worker], duration: float, *, wait: bool = True) -> list[dict[str, Any]]:
+    """Wait for every worker's READY (unless ``wait`` is False: already seen), start them
+    together, return their DONE results."""
+    if wait:
+        ready(ws)
+    start = time.monotonic_ns() + 200_000_000  # every worker has read GO by then
+    end = start + int(duration * 1e9)
+    for w in ws:
+        w.go(start, end)
+    results = [json.loads(w.expect("DONE", duration + 120)) for w in ws]
+    for r in results:
+        r["start"], r["end"] = start, end
+    return results
+
+
+# --- the measurements ------------------------------------------------------------------
+
+_run_id = f"{os.getpid()}-{int(time.time())}"
+
+
+def _cfg(impl: str, port: int, mode: str, name: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "impl": impl,
+        "port": port,
+        "mode": mode,
+        "name": f"{PREFIX}-lock:{name}:{impl}:{_run_id}",
+        "seq_key": f"{PREFIX}:seq:{name}:{impl}:{_run_id}",
+        **extra,
+    }
+
+
+def round_trips(server: RedisServer, impl: str, s: Settings) -> dict[str, Any]:
+    cfg = _cfg(impl, server.port, "cycles", "rt", cycles=s.cycles, warmup=s.warmup)
+    with workers([cfg]) as ws:
+        ready(ws)  # warmed up before the first snapshot
+        _, counted, _ = count_commands(server, f"rt-{impl}", lambda: phase(ws, 0.0, wait=False))
+    return {"cycles": s.cycles, **_per_cycle(counted, s.cycles)}
+
+
+def _per_cycle(counted: Counted, cycles: int) -> dict[str, Any]:
+    n = max(cycles, 1)
+    return {
+        "wire": sum(counted.wire.values()) / n,
+        "by_command": {c: k / n for c, k in counted.wire.most_common() if k},
+        "executed": counted.executed / n,
+        "unseen": counted.unseen,
+        "server_cpu_us": counted.server_cpu / n * 1e6,
+    }
+
+
+def contend(
+    server: RedisServer,
+    impl: str,
+    s: Settings,
+    duration: float,
+    tag: str,
+    *,
+    count: bool,
+    record: bool,
+    n: int | None = None,
+    hold: float | None = None,
+) -> dict[str, Any]:
+    n = s.contenders if n is None else n
+    hold = s.hold if hold is None else hold
+    cfgs = [
+        _cfg(impl, server.port, "contend", tag, hold=hold, record=record, warmup=3)
+        for _ in range(n)
+    ]
+    if count and not record:
+        raise ValueError("counting needs record=True: every cycle, also past the window")
+    with workers(cfgs) as ws:
+        phase(ws, s.warm_s)  # every process connected, subscribed, contending
+        ready(ws)
+        if count:
+            results, counted, _ = count_commands(
+                server, f"{tag}-{impl}", lambda: phase(ws, duration, wait=False)
+            )
+            server_cpu = counted.server_cpu
+        else:
+            cpu0 = server.cpu()
+            results, counted = phase(ws, duration, wait=False), None
+            server_cpu = server.cpu() - cpu0
+    cycles = sum(len(r["holds"]) if record else r["count"] for r in results)
+    # Every cycle completed (a worker finishes the one it is in at the end of the window),
+    # so all commands counted belong to ``cycles`` whole cycles.
+    out: dict[str, Any] = {
+        "processes": n,
+        "duration": duration,
+        "per_process": [r["count"] for r in results],
+        "count": sum(r["count"] for r in results),
+        "cpu_s": sum(r["cpu_s"] for r in results),
+        "server_cpu_s": server_cpu,
+        "cycles": cycles,
+    }
+    if counted is not None:
+        out.update(_per_cycle(counted, cycles))
+    if record:
+        out.update(_handoffs(results, s))
+    if counted is not None and record:
+        out["stages"] = _stages(results, counted.events, s)
+    return out
+
+
+def _rounds(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Throughput over rounds: the median rate, the range, and sums for the per-acquisition
+    costs."""
+    rates = sorted(r["count"] / r["duration"] for r in runs)
+    return {
+        "rate": statistics.median(rates),
+        "rate_min": rates[0],
+        "rate_max": rates[-1],
+        "count": sum(r["count"] for r in runs),
+        "per_process": [c for r in runs for c in r["per_process"]],
+        "cpu_s": sum(r["cpu_s"] for r in runs),
+        "server_cpu_s": sum(r["server_cpu_s"] for r in runs),
+        "rounds": runs,
+    }
+
+
+def _pct(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = max(0, min(len(sorted_values) - 1, round(p / 100 * len(sorted_values) + 0.5) - 1))
+    return sorted_values[k]
+
+
+def _handoffs(results: list[dict[str, Any]], s: Settings) -> dict[str, Any]:
+    start, end = results[0]["start"], results[0]["end"]
+    holds = {}  # seq -> (process, t_acquired, t_release, token)
+    for proc, r in enumerate(results):
+        for seq, t_acq, t_rel, token in r["holds"]:
+            holds[seq] = (proc, t_acq, t_rel, token)
+    seqs = sorted(holds)
+    every, cross, overlaps, token_disorder = [], [], 0, 0
+    for a, b in itertools.pairwise(seqs):
+        if b != a + 1:
+            continue
+        pa, _, rel, tok_a = holds[a]
+        pb, acq, _, tok_b = holds[b]
+        if tok_a is not None and tok_b is not None and tok_b <= tok_a:
+            token_disorder += 1
+        if rel < start + s.skip_s * 1e9 or acq >= end:
+            continue
+        latency = (acq - rel) / 1e6
+        if latency < 0:
+            overlaps += 1
+        every.append(latency)
+        if pa != pb:
+            cross.append(latency)
+    every.sort()
+    cross.sort()
+    return {
+        "holds": len(holds),
+        "pairs": len(every),
+        "cross_pairs": len(cross),
+        "p50": _pct(every, 50),
+        "p99": _pct(every, 99),
+        "cross_p50": _pct(cross, 50),
+        "cross_p99": _pct(cross, 99),
+        "max": every[-1] if every else float("nan"),
+        "overlaps": overlaps,
+        "token_disorder": token_disorder,
+    }
+
+
+def _realtime_offset() -> int:
+    """time.time_ns() - time.monotonic_ns(), the smallest of a few tries (both clocks are
+    the kernel's: MONITOR's timestamps are wall-clock, the workers' monotonic)."""
+    best = None
+    for _ in range(50):
+        a = time.monotonic_ns()
+        wall = time.time_ns()
+        b = time.monotonic_ns()
+        if best is None or b - a < best[0]:
+            best = (b - a, wall - (a + b) // 2)
+    assert best is not None
+    return best[1]
+
+
+def _stages(
+    results: list[dict[str, Any]], events: list[tuple[int, str, str, bool]], s: Settings
+) -> dict[str, Any]:
+    """Where a cross-process hand-off's time goes, from MONITOR's server timestamps: the
+    k-th INCR of the hold counter is hold k, from the address of that holder's
+    connection. For hold n (process A) then n+1 (process B): (1) from A's t_release to the
+    server running A's first command after INCR n (the release); (2) from that to the
+    server running B's last command before INCR n+1 (the call that won the lock); (3) from
+    that to B's acquire() returning."""
+    offset = _realtime_offset()
+    start, end = results[0]["start"], results[0]["end"]
+    holds = {seq: (t_acq, t_rel) for r in results for seq, t_acq, t_rel, _ in r["holds"]}
+    incr: list[tuple[int, str]] = []  # (index in events, address) of hold k = incr[k - 1]
+    by_address: dict[str, list[int]] = {}
+    for i, (_, address, command, own) in enumerate(events):
+        if own:
+            if command in ("incr", "incrby"):  # redis-py 8 sends INCRBY
+                incr.append((i, address))
+        else:
+            by_address.setdefault(address, []).append(i)
+    parts: list[list[float]] = [[], [], [], []]
+    for n in range(1, len(incr)):
+        (i_a, a), (i_b, b) = incr[n - 1], incr[n]
+        if a == b or n not in holds or n + 1 not in holds:
+            continue
+        t_rel, t_acq = holds[n][1], holds[n + 1][0]
+        if t_rel < start + s.skip_s * 1e9 or t_acq >= end:
+            continue
+        mine_a, mine_b = by_address.get(a, []), by_address.get(b, [])
+        k = bisect.bisect_right(mine_a, i_a)
+        j = bisect.bisect_left(mine_b, i_b) - 1
+        if k >= len(mine_a) or j < 0:
+            continue
+        release_at, won_at = events[mine_a[k]][0] - offset, events[mine_b[j]][0] - offset
+        if won_at < release_at:
+            continue  # not a hand-off through this release (cannot be: kept out anyway)
+        parts[0].append((release_at - t_rel) / 1e6)
+        parts[1].append((won_at - release_at) / 1e6)
+        parts[2].append((t_acq - won_at) / 1e6)
+        parts[3].append((t_acq - t_rel) / 1e6)
+    for part in parts:
+        part.sort()
+    return {
+        "handoffs": len(parts[3]),
+        "release_sent": _pct(parts[0], 50),
+        "to_winner": _pct(parts[1], 50),
+        "winner_back": _pct(parts[2], 50),
+        "total": _pct(parts[3], 50),
+    }
+
+
+def watchdog(server: RedisServer, s: Settings) -> dict[str, Any]:
+    cfg = _cfg(
+        "aiosync",
+        server.port,
+        "watchdog",
+        "wd",
+        locks=s.watchdog_locks,
+        lease=s.watchdog_lease,
+        settle=s.watchdog_lease * 0.6,
+    )
+    out: dict[str, dict[str, Any]] = {}
+    with workers([cfg]) as ws:
+        for name in ("held", "idle"):
+            # CPU time without MONITOR (which costs the server CPU time for every command,
+            # those inside scripts too), then the commands with it.
+            ready(ws)
+            before, cpu0, t0 = server.commandstats(), server.cpu(), time.monotonic()
+            (result,) = phase(ws, s.watchdog_s, wait=False)
+            elapsed = time.monotonic() - t0
+            delta = server.commandstats() - before
+            server_cpu = server.cpu() - cpu0
+            for mine in CONTROL:
+                delta.pop(mine, None)
+            ready(ws)
+            (counted_result,), counted, counted_elapsed = count_commands(
+                server, f"wd-{name}", lambda: phase(ws, s.watchdog_s, wait=False)
+            )
+            out[name] = {
+                "window_s": result["window_s"],
+                "cpu_per_s": result["cpu_s"] / result["window_s"],
+                "server_cpu_per_s": server_cpu / elapsed,
+                "executed_per_s": sum(delta.values()) / elapsed,
+                "wire_per_s": sum(counted.wire.values()) / counted_elapsed,
+                "by_command": {c: k / counted_elapsed for c, k in counted.wire.most_common()},
+                "lost": max(result["lost"], counted_result["lost"]),
+            }
+    return out
+
+
+# --- the environment -------------------------------------------------------------------
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(
+            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _redis_source_hash() -> str:
+    import aiosync.redis
+
+    folder = Path(aiosync.redis.__file__).parent
+    digest = hashlib.sha256()
+    for file in sorted([*folder.glob("*.py"), *folder.glob("lua/*.lua")]):
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _version(dist: str) -> str:
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def busy_share(seconds: float) -> float | None:
+    """The share of all CPUs' time that was not idle over ``seconds`` (/proc/stat), e.g.
+    other work on the machine before the run starts; None where unknown."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields), idle
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    total = total1 - total0
+    return None if total <= 0 else 1 - (idle1 - idle0) / total
+
+
+def wait_quiet(limit: float, threshold: float = 0.2) -> float | None:
+    """Wait (up to ``limit`` seconds) until the CPUs are less than ``threshold`` busy over
+    2 s; the last share measured."""
+    deadline = time.monotonic() + limit
+    while True:
+        busy = busy_share(2.0)
+        if busy is None or busy < threshold or time.monotonic() >= deadline:
+            return busy
+        _log(f"machine {busy:.0%} busy: waiting for it to quieten ...")
+
+
+def environment(server: RedisServer) -> dict[str, Any]:
+    import pottery
+
+    dirty = _git("status", "--porcelain", "--", "src/aiosync/redis")
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "commit": _git("rev-parse", "--short", "HEAD") or "n/a",
+        "redis_source_dirty": bool(dirty),
+        "redis_source_sha256": _redis_source_hash(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_average": "/".join(f"{x:.1f}" for x in os.getloadavg()),
+        "redis_server": server.version(),
+        "redis_py": _version("redis"),
+        "python_redis_lock": _version("python-redis-lock"),
+        "pottery": _version("pottery"),
+        "pottery_async": hasattr(pottery, "AIORedlock"),
+        "aiosync": _version("aiosync"),
+    }
+
+
+# --- the report ------------------------------------------------------------------------
+
+
+def _ms(x: float) -> str:
+    return "n/a" if x != x else f"{x:.2f}"
+
+
+def _breakdown(by_command: dict[str, float], digits: int = 2) -> str:
+    parts = [f"{c.upper()} {v:.{digits}f}" for c, v in by_command.items() if v >= 0.005]
+    return ", ".join(parts) or "-"
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def report(env: dict[str, Any], res: dict[str, Any], s: Settings, quick: bool) -> str:
+    impls = [i for i in IMPLS if i in res["impls"]]
+    out = []
+    dirty = " + uncommitted changes in src/aiosync/redis" if env["redis_source_dirty"] else ""
+    pottery = "AIORedlock" if env["pottery_async"] else "sync Redlock"
+    out += [
+        f"- measured {env['date']}{' (--quick: a smoke run)' if quick else ''}, commit "
+        f"`{env['commit']}`{dirty} (aiosync.redis sources sha256 "
+        f"`{env['redis_source_sha256']}`)",
+        f"- {env['cpus']} cores, loopback, redis-server {env['redis_server']} (no "
+        f"persistence), Python {env['python']} on {env['platform']}; load average "
+        f"{env['load_average']} at the start, {env.get('load_average_end', 'n/a')} at the end; "
+        f"CPUs {env['busy_before']} busy with other work just before the start",
+        f"- redis-py {env['redis_py']}, python-redis-lock {env['python_redis_lock']}, "
+        f"pottery {env['pottery']} ({pottery}, one master); every lock with a 30 s lease, "
+        "none renewed except by aiosync's watchdog; asyncio's default event loop",
+    ]
+    rt, ho, cc, tp = res["round_trips"], res["handoff"], res["commands"], res["throughput"]
+    ns = [n for n in s.throughput_n]
+
+    def tput(impl: str, n: int) -> float:
+        r = tp.get(f"{impl}:{n}")
+        return float("nan") if r is None else r["rate"]
+
+    out.append("")
+    head = (
+        "| implementation | round trips per uncontended cycle | hand-off p50 / p99, ms "
+        "| commands per contended cycle | "
+        + " | ".join(f"acquisitions/s, N={n}" for n in ns)
+        + " |"
+    )
+    out.append(head)
+    out.append("|" + " --- |" * (4 + len(ns)))
+    for impl in impls:
+        h = ho.get(impl, {})
+        cells = [
+            LABELS[impl],
+            f"{rt[impl]['wire']:.2f}" if impl in rt else "-",
+            f"{_ms(h['p50'])} / {_ms(h['p99'])}" if h else "-",
+            f"{cc[impl]['wire']:.2f}" if impl in cc else "-",
+            *("-" if tput(impl, n) != tput(impl, n) else f"{tput(impl, n):,.0f}" for n in ns),
+        ]
+        out.append("| " + " | ".join(cells) + " |")
+    if CANDIDATE in impls:
+        for base in impls:
+            if base == CANDIDATE:
+                continue
+            ratios = [tput(CANDIDATE, n) / tput(base, n) for n in ns]
+            out.append(
+                f"| aiosync / {LABELS[base]} | | | | "
+                + " | ".join("n/a" if r != r else f"{r:.2f}x" for r in ratios)
+                + " |"
+            )
+
+    if rt:
+        out += [
+            "",
+            f"**1. Round trips per uncontended acquire+release**: {s.cycles} cycles by one "
+            f"client after {s.warmup} of warm-up; the commands the server received "
+            "(commandstats delta, less the commands run inside scripts), a script call "
+            "counting one; then everything commandstats counted (inside scripts too); the "
+            "server's CPU time per uncontended cycle is in 4., N=1:",
+            "",
+            "| implementation | round trips | which | server executions, incl. inside scripts |",
+            "| --- | --- | --- | --- |",
+        ]
+        for impl in impls:
+            if impl in rt:
+                r = rt[impl]
+                out.append(
+                    f"| {LABELS[impl]} | {r['wire']:.2f} | {_breakdown(r['by_command'])} "
+                    f"| {r['executed']:.1f} |"
+                )
+    if ho:
+        out += [
+            "",
+            f"**2. Hand-off latency**: {s.contenders} processes on one lock, each holding "
+            f"~{s.hold * 1000:g} ms then releasing, in a loop for {s.handoff_s:g} s after a "
+            f"{s.warm_s:g} s contended warm-up, no MONITOR; from just before `release()` to "
+            "just after the next holder's `acquire()` returned (the first "
+            f'{s.skip_s:g} s left out). "Other process": the hand-offs where the next '
+            'holder is not the releaser itself; "overlaps": next holder inside before the '
+            "release (must be 0):",
+            "",
+            "| implementation | holds | to another process | p50 / p99, ms | to another "
+            "process: p50 / p99, ms | max, ms | holds per process, min-max | client CPU per "
+            "hold, µs | server CPU per hold, µs | overlaps |",
+            "| --- |" + " --- |" * 9,
+        ]
+        for impl in impls:
+            if impl in ho:
+                h = ho[impl]
+                share = h["cross_pairs"] / h["pairs"] if h["pairs"] else float("nan")
+                out.append(
+                    f"| {LABELS[impl]} | {h['holds']} | {share:.0%} | {_ms(h['p50'])} / "
+                    f"{_ms(h['p99'])} | {_ms(h['cross_p50'])} / {_ms(h['cross_p99'])} | "
+                    f"{_ms(h['max'])} | {min(h['per_process'])}-{max(h['per_process'])} | "
+                    f"{h['cpu_s'] / max(h['holds'], 1) * 1e6:,.0f} | "
+                    f"{h['server_cpu_s'] / max(h['holds'], 1) * 1e6:,.0f} | {h['overlaps']} |"
+                )
+    if cc:
+        out += [
+            "",
+            f"**3. Commands per contended acquire+release**: the same {s.contenders}-process "
+            f"setup, {s.commands_s:g} s after the warm-up, in a run of its own with MONITOR "
+            "attached; every command the clients sent (commandstats delta less the commands "
+            "run inside scripts and the benchmark's own INCR), over every cycle the run "
+            "completed; then everything commandstats counted, per cycle:",
+            "",
+            "| implementation | cycles | commands per cycle | which | server executions, "
+            "incl. inside scripts |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for impl in impls:
+            if impl in cc:
+                r = cc[impl]
+                out.append(
+                    f"| {LABELS[impl]} | {r['cycles']} | {r['wire']:.2f} | "
+                    f"{_breakdown(r['by_command'])} | {r['executed']:.1f} |"
+                )
+        staged = [i for i in impls if cc.get(i, {}).get("stages", {}).get("handoffs")]
+        if staged:
+            out += [
+                "",
+                "Where a hand-off to another process goes (p50 of each part, ms; the same run, "
+                "MONITOR's server timestamps against the processes' clocks; MONITOR slows the "
+                "server, most for scripts with many commands inside: compare the total with "
+                "2.): (1) from "
+                "`release()` called to the server running the release; (2) from there to the "
+                "server running the next holder's winning call (the wake-up or the poll, and "
+                "the client code before the call); (3) from there to that `acquire()` "
+                "returning:",
+                "",
+                "| implementation | hand-offs | total | (1) release reaches the server | "
+                "(2) to the winning call | (3) back in the caller |",
+                "| --- | --- | --- | --- | --- | --- |",
+            ]
+            for impl in staged:
+                g = cc[impl]["stages"]
+                out.append(
+                    f"| {LABELS[impl]} | {g['handoffs']} | {_ms(g['total'])} | "
+                    f"{_ms(g['release_sent'])} | {_ms(g['to_winner'])} | "
+                    f"{_ms(g['winner_back'])} |"
+                )
+    if tp:
+        out += [
+            "",
+            f"**4. Throughput**: N processes on one lock, empty critical section, "
+            f"{s.throughput_s:g} s after a {s.warm_s:g} s warm-up, {s.throughput_reps} "
+            "round(s) over the implementations (new processes each time); acquisitions per "
+            "second (median of the rounds, and their range), acquisitions per process "
+            "(min-max over all rounds: how unfair), CPU time per acquisition of the clients "
+            "(all processes) and of the server:",
+            "",
+            "| implementation | N | acquisitions | per second | rounds' range | per process, "
+            "min-max | client CPU, µs | server CPU, µs | aiosync / this |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for n in ns:
+            for impl in impls:
+                r = tp.get(f"{impl}:{n}")
+                if r is None:
+                    continue
+                ratio = tput(CANDIDATE, n) / tput(impl, n)
+                per = max(r["count"], 1)
+                out.append(
+                    f"| {LABELS[impl]} | {n} | {r['count']:,} | {tput(impl, n):,.0f} | "
+                    f"{r['rate_min']:,.0f}-{r['rate_max']:,.0f} | "
+                    f"{min(r['per_process']):,}-{max(r['per_process']):,} | "
+                    f"{r['cpu_s'] / per * 1e6:,.0f} | {r['server_cpu_s'] / per * 1e6:,.0f} | "
+                    f"{'' if impl == CANDIDATE else f'{ratio:.2f}x'} |"
+                )
+    wd = res.get("watchdog")
+    if wd:
+        out += [
+            "",
+            f"**5. aiosync's watchdog**: one process holding {s.watchdog_locks} locks "
+            f"(lease {s.watchdog_lease:g} s, so renewed every {s.watchdog_lease / 3:g} s), "
+            f"then the same process holding nothing, {s.watchdog_s:g} s each:",
+            "",
+            "| window | commands/s received | which | server executions/s, incl. inside "
+            "scripts | server CPU, ms per s | client CPU, ms per s | holds lost |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for name, label in (("held", f"{s.watchdog_locks} held"), ("idle", "idle")):
+            w = wd[name]
+            out.append(
+                f"| {label} | {w['wire_per_s']:.1f} | {_breakdown(w['by_command'], 1)} | "
+                f"{w['executed_per_s']:,.0f} | {w['server_cpu_per_s'] * 1000:.1f} | "
+                f"{w['cpu_per_s'] * 1000:.1f} | {w['lost']} |"
+            )
+
+    out += ["", "Targets for aiosync.redis.Lock:", ""]
+    if CANDIDATE in rt:
+        v = rt[CANDIDATE]["wire"]
+        out.append(f"- round trips per uncontended cycle = 2: {v:.2f}, {_met(v <= 2.0)}")
+    if CANDIDATE in ho:
+        v = ho[CANDIDATE]["p50"]
+        out.append(f"- hand-off p50 <= 2 ms: {_ms(v)} ms, {_met(v <= 2.0)}")
+    if CANDIDATE in cc:
+        v = cc[CANDIDATE]["wire"]
+        out.append(f"- commands per contended cycle <= 3: {v:.2f}, {_met(v <= 3.0)}")
+    if CANDIDATE in impls and BASELINE in impls and tp:
+        ratios = {n: tput(CANDIDATE, n) / tput(BASELINE, n) for n in ns}
+        text = ", ".join(f"N={n}: {r:.2f}x" for n, r in ratios.items())
+        contended = [r for n, r in ratios.items() if n > 1]
+        out.append(
+            f"- throughput >= 10x redis-py's Lock (sleep=0.1) under contention: {text}; "
+            f"{_met(bool(contended) and min(contended) >= 10)}"
+        )
+    bad = [i for i in impls if ho.get(i, {}).get("overlaps")]
+    if bad:
+        out.append(f"- NOTE: overlapping holds (mutual exclusion broken?) for {', '.join(bad)}")
+    if ho.get(CANDIDATE, {}).get("token_disorder"):
+        out.append("- NOTE: aiosync's fencing tokens not increasing in hold order")
+    return "\n".join(out)
+
+
+def write_docs(text: str) -> None:
+    """Put ``text`` between the markers of docs/benchmarks.md's "Redis locks" section
+    (made at the end of the file, with the markers, if missing)."""
+    doc = DOCS.read_text("utf-8")
+    block = f"{BEGIN}\n{text}\n{END}"
+    if BEGIN in doc and END in doc:
+        head, rest = doc.split(BEGIN, 1)
+        doc = head + block + rest.split(END, 1)[1]
+    else:
+        doc = doc.rstrip("\n") + "\n\n## Redis locks\n\n" + block + "\n"
+    DOCS.write_text(doc, "utf-8")
+
+
+# --- the command line ------------------------------------------------------------------
+
+PHASES = ("round-trips", "handoff", "commands", "throughput", "watchdog")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks --redis",
+        description="Redis locks: aiosync.redis.Lock against redis-py's Lock (sleep 0.1 and "
+        "0.01), python-redis-lock and pottery, each contending process a real OS process, "
+        "on a redis-server of its own. See docs/benchmarks.md, 'Redis locks'.",
+    )
+    p.add_argument("--quick", action="store_true", help="short windows: a smoke run")
+    p.add_argument(
+        "--impl",
+        action="append",
+        choices=IMPLS,
+        help="implementation(s) to run, repeatable (default: all)",
+    )
+    p.add_argument(
+        "--phase",
+        action="append",
+        choices=PHASES,
+        help="measurement(s) to run, repeatable (default: all)",
+    )
+    p.add_argument(
+        "--server",
+        default="redis-server",
+        help="the redis-server executable (default: redis-server on PATH)",
+    )
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="first wait up to SECONDS for the machine to be less than 20%% busy (other "
+        "work skews every number here, on a 2-core machine especially)",
+    )
+    p.add_argument(
+        "--docs",
+        action="store_true",
+        help="also write the results into docs/benchmarks.md ('Redis locks' section)",
+    )
+    p.add_argument(
+        "--json",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help=f"also write raw results (default path: {RESULTS_DIR.name}/<date>-redis.json)",
+    )
+    return p.parse_args(argv)
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    s = QUICK if args.quick else Settings()
+    impls = [i for i in IMPLS if not args.impl or i in args.impl]
+    phases = args.phase or list(PHASES)
+    if shutil.which(args.server) is None and not Path(args.server).exists():
+        raise SystemExit(
+            f"{args.server} not found: install redis-server (apt-get install "
+            "redis-server) or give --server"
+        )
+    busy = wait_quiet(args.wait_quiet) if args.wait_quiet > 0 else busy_share(1.0)
+    server = RedisServer(args.server)
+    server.start()
+    res: dict[str, Any] = {
+        "impls": impls,
+        "round_trips": {},
+        "handoff": {},
+        "commands": {},
+        "throughput": {},
+    }
+    started = time.monotonic()
+    try:
+        env = environment(server)
+        env["busy_before"] = "n/a" if busy is None else f"{busy:.0%}"
+        _log(f"redis-server {env['redis_server']} on 127.0.0.1:{server.port}")
+        for impl in impls:
+            if "round-trips" in phases:
+                r = res["round_trips"][impl] = round_trips(server, impl, s)
+                _log(f"[round trips] {impl}: {r['wire']:.2f} ({_breakdown(r['by_command'])})")
+        for impl in impls:
+            if "handoff" in phases:
+                h = res["handoff"][impl] = contend(
+                    server, impl, s, s.handoff_s, "ho", count=False, record=True
+                )
+                _log(
+                    f"[hand-off] {impl}: p50 {_ms(h['p50'])} p99 {_ms(h['p99'])} ms, "
+                    f"{h['holds']} holds, {h['cross_pairs']}/{h['pairs']} to another process"
+                )
+        for impl in impls:
+            if "commands" in phases:
+                c = res["commands"][impl] = contend(
+                    server, impl, s, s.commands_s, "cc", count=True, record=True
+                )
+                _log(
+                    f"[contended commands] {impl}: {c['wire']:.2f} per cycle "
+                    f"({_breakdown(c['by_command'])}), {c['cycles']} cycles"
+                )
+        if "throughput" in phases:
+            for n in s.throughput_n:
+                rounds: dict[str, list[dict[str, Any]]] = {impl: [] for impl in impls}
+                for k in range(s.throughput_reps):
+                    for impl in impls:
+                        t = contend(
+                            server,
+                            impl,
+                            s,
+                            s.throughput_s,
+                            f"tp{n}r{k}",
+                            count=False,
+                            record=False,
+                            n=n,
+                            hold=0.0,
+                        )
+                        rounds[impl].append(t)
+                        _log(f"[throughput] {impl} N={n}: {t['count'] / t['duration']:,.0f}/s")
+                for impl, runs in rounds.items():
+                    res["throughput"][f"{impl}:{n}"] = _rounds(runs)
+        if "watchdog" in phases and "aiosync" in impls:
+            res["watchdog"] = watchdog(server, s)
+            w = res["watchdog"]
+            _log(
+                f"[watchdog] held: {w['held']['wire_per_s']:.1f} commands/s, "
+                f"{w['held']['cpu_per_s'] * 1000:.1f} ms CPU/s; idle: "
+                f"{w['idle']['wire_per_s']:.1f}, {w['idle']['cpu_per_s'] * 1000:.1f}"
+            )
+        env["load_average_end"] = "/".join(f"{x:.1f}" for x in os.getloadavg())
+    finally:
+        server.stop()
+    text = report(env, res, s, args.quick)
+    print(text)
+    print(f"\n(total {time.monotonic() - started:.0f} s)")
+    if args.docs:
+        write_docs(text)
+        print(f"written into {DOCS.relative_to(ROOT)}")
+    if args.json is not None:
+        path = (
+            Path(args.json)
+            if args.json
+            else (RESULTS_DIR / (time.strftime("%Y%m%d-%H%M%S") + "-redis.json"))
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            json.dumps({"env": env, "settings": s.__dict__, "results": res}, indent=1, default=str)
+        )
+        print(f"JSON written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
