@@ -346,7 +346,7 @@ def test_a_grant_heard_with_a_you_are_next_is_not_delayed() -> None:
         loop = asyncio.get_running_loop()
         waiter = session.expect("s:a:1")
         session._deliver(b"n2000 s:a:1")
-        session._deliver(b"gs:a:1")
+        session._deliver(b"g7,2000 s:a:1")
         t0 = loop.time()
         assert await Permits._wait(waiter, t0 + 10, None)
         elapsed = loop.time() - t0
@@ -359,3 +359,43 @@ def test_a_grant_heard_with_a_you_are_next_is_not_delayed() -> None:
     granted, told_next = run(main)
     assert granted < 0.2
     assert 0.3 <= told_next < 2
+
+
+def test_a_hand_off_is_confirmed_at_once_and_a_failed_confirm_is_a_loss(
+    server: RedisServer,
+) -> None:
+    """A waiter handed the lock enters at once, on the message; its session confirms the
+    grant in the background, and a grant that is gone by then is lost at once (not at the
+    next renewal, lease/3 later)."""
+    from aiosync.redis._session import Hold, session_of
+
+    async def main() -> None:
+        a, b = client(server), client(server)
+        la, lb = ar.Lock(a, "job"), ar.Lock(b, "job")
+        await la.acquire()
+
+        async def take() -> float:
+            assert await lb.acquire()
+            await asyncio.sleep(0.2)
+            with redis.Redis(port=server.port) as r:
+                deadline_ms = r.zrange("{aiosync:job}:holders", 0, 0, withscores=True)[0][1]
+                seconds, micros = r.time()
+            await lb.release()
+            return float(deadline_ms - (int(seconds) * 1000 + int(micros) // 1000))
+
+        waiter = asyncio.create_task(take())
+        while _queue_length(server) < 1:
+            await asyncio.sleep(0.005)
+        await la.release()
+        # confirmed: a full 30 s lease, not the 2 s claim window
+        assert await asyncio.wait_for(waiter, 5) > 25_000
+
+        lost: list[Hold] = []
+        ghost = Hold("{aiosync:job}:holders", "{aiosync:job}:grants", "x:y:1", 1, 30.0, lost.append)
+        session_of(b).keep(ghost, claimed=2.0)
+        await asyncio.wait_for(ghost.lost.wait(), 1.0)
+        assert lost == [ghost]
+        await a.aclose()
+        await b.aclose()
+
+    run(main)

@@ -129,7 +129,15 @@ class Permits:
                 recheck = self.lease / 3
                 if first_lease_ends > 0:
                     recheck = min(recheck, first_lease_ends)
-                if not await self._wait(waiter, loop.time() + recheck, deadline):
+                in_time = await self._wait(waiter, loop.time() + recheck, deadline)
+                if waiter.granted is not None:
+                    # Handed over by another call: ours for the claim window already, and
+                    # made a full lease by the session in the background.
+                    token, claim_window = waiter.granted
+                    hold = Hold(self.keys[1], self.keys[2], owner, token, self.lease, on_lost)
+                    session.keep(hold, claimed=claim_window)
+                    return hold
+                if not in_time:
                     await _shielded(self._abandon(session, owner))
                     return None
         except BaseException:

@@ -2,12 +2,13 @@
 pub/sub subscription that turns releases into wake-ups, and the watchdog that renews leases.
 
 One session per client object (and event loop), made on first use. Wake-ups are pushed:
-a script that grants permits to waiters publishes ``g<owner>`` on each waiter's session
-channel (``aiosync:wake:<session id>``), and ``n<ms> <owner>`` to the waiter left first in
-the queue (re-check in ms, when those grants run out unless confirmed); the session's
-reader wakes that waiter. A waiter never relies on the message alone: it re-checks after a
-bounded time, so a notification lost with a connection costs a re-check, not a hang; after
-a (re)subscription every waiter re-checks at once.
+a script that grants permits to waiters publishes ``g<token>,<ms> <owner>`` on each
+waiter's session channel (``aiosync:wake:<session id>``): that waiter holds them from now
+on for ms (its claim window), and the session confirms the grant (makes it a full lease)
+in the background. The waiter left first in the queue gets ``n<ms> <owner>``: re-check in
+ms, when those grants run out unless confirmed. A waiter never relies on messages alone:
+it re-checks after a bounded time, so a message lost with a connection costs a re-check,
+not a hang; after a (re)subscription every waiter re-checks at once.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ class Hold:
     lease: float
     on_lost: Callable[[Hold], None]
     lost: asyncio.Event = field(default_factory=asyncio.Event)
-    #: The last time (loop clock) Redis confirmed the hold.
-    confirmed: float = 0.0
+    #: Until when (loop clock) the hold is known to last, from what Redis last said.
+    expires: float = 0.0
     #: Acquisitions in this process that share the hold (re-entries): it is released in
     #: Redis when the last of them is.
     uses: int = 1
@@ -64,19 +65,19 @@ class Hold:
 
 class Waiter:
     """What a queued acquisition hears from the session: ``event`` is set by any news,
-    ``granted`` when it was granted, ``next_by`` when it was told it is next (re-check by
-    then). ``clear()`` before each call to Redis."""
+    ``granted`` (token, claim window) when it was granted, ``next_by`` when told it is next
+    (re-check by then). ``clear()`` before each call to Redis."""
 
     __slots__ = ("event", "granted", "next_by")
 
     def __init__(self) -> None:
         self.event = asyncio.Event()
-        self.granted = False
+        self.granted: tuple[int, float] | None = None
         self.next_by: float | None = None
 
     def clear(self) -> None:
         self.event.clear()
-        self.granted = False
+        self.granted = None
         self.next_by = None
 
 
@@ -94,6 +95,7 @@ class Session:
         self._subscribed: asyncio.Future[None] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._holds: set[Hold] = set()
+        self._unconfirmed: list[Hold] = []
         self._watchdog: asyncio.Task[None] | None = None
         self._initialized = not isinstance(client, RedisCluster)
         self._initializing: asyncio.Task[Any] | None = None
@@ -204,10 +206,12 @@ class Session:
             if waiter is not None:
                 waiter.next_by = self.loop.time() + int(ms) / 1000
                 waiter.event.set()
-        else:  # 'g<owner>'
-            waiter = self._waiters.get(text[1:])
+        else:  # 'g<token>,<ms> <owner>'
+            grant, _, owner = text[1:].partition(" ")
+            waiter = self._waiters.get(owner)
             if waiter is not None:
-                waiter.granted = True
+                token, _, ms = grant.partition(",")
+                waiter.granted = (int(token), int(ms) / 1000)
                 waiter.event.set()
 
     def _wake_all(self) -> None:
@@ -216,20 +220,37 @@ class Session:
 
     # --- leases ------------------------------------------------------------------------
 
-    def keep(self, hold: Hold) -> None:
-        """Renew ``hold`` every lease/3 until ``drop``; ``hold.on_lost`` if it is lost."""
-        hold.confirmed = self.loop.time()
+    def keep(self, hold: Hold, *, claimed: float | None = None) -> None:
+        """Renew ``hold`` every lease/3 until ``drop``; ``hold.on_lost`` if it is lost.
+        A hold handed over by another process's call (``claimed``: its claim window, in
+        seconds, counted from now) is confirmed at once, in the background."""
+        now = self.loop.time()
+        hold.expires = now + (hold.lease if claimed is None else claimed)
         self._holds.add(hold)
+        if claimed is not None:
+            self._unconfirmed.append(hold)
+            if len(self._unconfirmed) == 1:
+                self.loop.create_task(self._confirm(), name="aiosync.redis confirm")
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = self.loop.create_task(self._renew(), name="aiosync.redis watchdog")
 
     def drop(self, hold: Hold) -> None:
         self._holds.discard(hold)
 
+    async def _confirm(self) -> None:
+        await asyncio.sleep(0)  # the hand-offs heard in this tick, in one call
+        holds, self._unconfirmed = [h for h in self._unconfirmed if h in self._holds], []
+        script = self.script("renew")
+        for group in self._batches(holds):
+            await self._renew_group(script, group)
+
     async def _renew(self) -> None:
         script = self.script("renew")
         while self._holds:
-            await asyncio.sleep(min(h.lease for h in self._holds) / 3)
+            # Every lease/3, and when a hold runs out if its renewals kept failing.
+            now = self.loop.time()
+            period = min(h.lease for h in self._holds) / 3
+            await asyncio.sleep(max(min(period, min(h.expires for h in self._holds) - now), 0))
             for group in self._batches(list(self._holds)):
                 await self._renew_group(script, group)
 
@@ -251,7 +272,7 @@ class Session:
         asked = self.loop.time()
         # Not past the first lease to run out: the client's own retries (ten, by default)
         # could otherwise outlast it, and a loss would be noticed late.
-        patience = min(h.confirmed + h.lease for h in group) - asked
+        patience = min(h.expires for h in group) - asked
         results = await _outcome(
             asyncio.wait_for(
                 script(
@@ -265,12 +286,12 @@ class Session:
             # Unreachable: the holds are lost once their lease ran out unconfirmed.
             now = self.loop.time()
             for hold in group:
-                if now - hold.confirmed >= hold.lease:
+                if now >= hold.expires:
                     self._lose(hold)
             return
         for hold, renewed in zip(group, results, strict=True):
             if renewed:
-                hold.confirmed = asked
+                hold.expires = asked + hold.lease
             else:
                 self._lose(hold)
 

@@ -10,9 +10,9 @@
 --                    timeout) can neither take nor queue anything again
 -- ARGV[1] the caller's owner id, ARGV[2] the hand-off claim window (ms).
 -- An owner id is '<session>:<acquisition>:<weight>'; session <s> listens on channel
--- 'aiosync:wake:<s>' for 'g<owner>' (granted: confirm it) and 'n<ms> <owner>' (you are
--- next: re-check in ms, when the claim of the waiter granted before you ends, in case it
--- never confirms).
+-- 'aiosync:wake:<s>' for 'g<token>,<ms> <owner>' (granted for ms: confirm it) and
+-- 'n<ms> <owner>' (you are next: re-check in ms, when the claim of the waiter granted
+-- before you ends, in case it never confirms).
 local meta, holders, grants, queue, alive, gone = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local caller, claim_ms = ARGV[1], tonumber(ARGV[2])
 -- Read once: keys expire by the time the script started anyway.
@@ -105,8 +105,7 @@ local function serve_queue(caller_lease)
         -- No longer than its place would have lasted: a dead waiter costs no more here
         -- than it would have at the head of the queue.
         claimed = math.min(claim_ms, place - now)
-        grant(head, claimed)
-        notify(head, 'g')
+        notify(head, 'g' .. string.format('%d', grant(head, claimed)) .. ',' .. claimed .. ' ')
       end
     end
     redis.call('LPOP', queue)
