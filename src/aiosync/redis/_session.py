@@ -34,15 +34,13 @@ CLAIM_WINDOW = 2.0
 #: The reader unsubscribes after this long without waiters (seconds).
 IDLE = 10.0
 
-_SCRIPTS_WITH_PERMITS = {"acquire", "release", "abandon"}
-
-
 def _script_text(name: str) -> str:
+    """``lua/<name>.lua``, after the shared files its first line names (``-- uses: ...``)."""
     lua = resources.files(__package__) / "lua"
     text = (lua / f"{name}.lua").read_text("utf-8")
-    if name in _SCRIPTS_WITH_PERMITS:
-        text = (lua / "_permits.lua").read_text("utf-8") + text
-    return text
+    first_line = text.partition("\n")[0]
+    uses = first_line.removeprefix("-- uses:").split() if first_line.startswith("-- uses:") else []
+    return "".join((lua / f"{part}.lua").read_text("utf-8") for part in uses) + text
 
 
 @dataclass(eq=False)

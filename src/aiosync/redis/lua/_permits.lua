@@ -1,5 +1,5 @@
--- Prepended to every permit script (acquire, release, abandon): the state of one named
--- primitive, all keys under its hash tag (one cluster slot):
+-- The permits engine, used by acquire, release and abandon (after _common.lua): the state
+-- of one named lock-like primitive, all keys under its hash tag (one cluster slot):
 --   KEYS[1] meta     hash kind, value (permits), token (fencing counter); never expires
 --   KEYS[2] holders  zset owner -> deadline of its lease (ms of server time)
 --   KEYS[3] grants   hash owner -> token, and '#used' = the weight of all holders
@@ -9,29 +9,14 @@
 --                    a late or repeated call of theirs (redis-py re-sends a call after a
 --                    timeout) can neither take nor queue anything again
 -- ARGV[1] the caller's owner id, ARGV[2] the hand-off claim window (ms).
--- An owner id is '<session>:<acquisition>:<weight>'; session <s> listens on channel
--- 'aiosync:wake:<s>' for 'g<token>,<ms> <owner>' (granted for ms: confirm it) and
--- 'n<ms> <owner>' (you are next: re-check in ms, when the claim of the waiter granted
--- before you ends, in case it never confirms).
+-- An owner id is '<session>:<acquisition>:<weight>'. Wake-ups (see _common.lua):
+-- 'g<token>,<ms> <owner>' (granted for ms: confirm it) and 'n<ms> <owner>' (you are next:
+-- re-check in ms, when the claim of the waiter granted before you ends, in case it never
+-- confirms).
 local meta, holders, grants, queue, alive, gone = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local caller, claim_ms = ARGV[1], tonumber(ARGV[2])
--- Read once: keys expire by the time the script started anyway.
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-
 local function weight_of(owner)
   return tonumber(string.match(owner, ':(%d+)$'))
-end
-
-local function notify(owner, what)
-  redis.call('PUBLISH', 'aiosync:wake:' .. string.match(owner, '^[^:]+'), what .. owner)
-end
-
--- Keep ``key`` at least ``ms`` more (PEXPIRE GT would never set a first TTL).
-local function extend(key, ms)
-  if redis.call('PTTL', key) < ms then
-    redis.call('PEXPIRE', key, ms)
-  end
 end
 
 local function used()

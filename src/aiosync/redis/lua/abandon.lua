@@ -1,3 +1,4 @@
+-- uses: _common _permits
 -- An acquisition is given up (timeout, cancellation, a call whose outcome is unknown):
 -- undo whatever it got (a hold, a hand-off, a place in the queue), and make sure a late
 -- repeat of its acquire call gets nothing. Then serve the queue.

@@ -1,3 +1,4 @@
+-- uses: _common _permits
 -- Acquire ``weight`` permits (the last part of the owner id), first come first served, or
 -- join the queue. Also the waiter's heartbeat: each call renews its place. Safe to repeat.
 -- ARGV[3] lease ms, ARGV[4] how long a queued owner keeps its place unless it calls again
@@ -9,11 +10,9 @@
 local lease, stay, enqueue = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local kind, permits = ARGV[6], ARGV[7]
 
-local known = redis.call('HMGET', meta, 'kind', 'value')
-if not known[1] then
-  redis.call('HSET', meta, 'kind', kind, 'value', permits)
-elseif known[1] ~= kind or known[2] ~= permits then
-  return {-2, known[1], known[2] or ''}
+local mismatch = disagree(kind, permits)
+if mismatch then
+  return mismatch
 end
 if redis.call('ZSCORE', gone, caller) then
   return {-1, 0}

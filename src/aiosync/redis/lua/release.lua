@@ -1,3 +1,4 @@
+-- uses: _common _permits
 -- Release the caller's hold and serve the queue. Safe to repeat.
 -- ARGV[3] ms to remember the released owner (so that a repeat still answers 1)
 -- Returns 1 if released (now or by an earlier send of this call), 0 if the hold was lost.

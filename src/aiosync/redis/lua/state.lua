@@ -1,8 +1,7 @@
+-- uses: _common
 -- What a primitive looks like now, without changing it.
 -- Returns {permits, live holders of weight 1, live holders of larger weight, queue length,
 -- kind}.
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local light, heavy = 0, 0
 for _, owner in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf')) do
   if tonumber(string.match(owner, ':(%d+)$')) == 1 then
