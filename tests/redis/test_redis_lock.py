@@ -338,7 +338,6 @@ def test_loss_leaves_nested_rlock_blocks_as_one_lock_lost_error(server: RedisSer
 def test_a_grant_heard_with_a_you_are_next_is_not_delayed() -> None:
     """'n' (you are next: re-check when the claim window ends) and 'g' (granted) may reach
     a waiter in the same tick; the grant must win, not wait out the window."""
-    from aiosync.redis._permits import Permits
     from aiosync.redis._session import Session
 
     async def main() -> tuple[float, float]:
@@ -348,12 +347,12 @@ def test_a_grant_heard_with_a_you_are_next_is_not_delayed() -> None:
         session._deliver(b"n2000 s:a:1")
         session._deliver(b"g7,2000 s:a:1")
         t0 = loop.time()
-        assert await Permits._wait(waiter, t0 + 10, None)
+        assert await waiter.wait(t0 + 10, None)
         elapsed = loop.time() - t0
         waiter.clear()
         session._deliver(b"n300 s:a:1")  # alone, it shortens the wait to the window
         t0 = loop.time()
-        assert await Permits._wait(waiter, t0 + 10, None)
+        assert await waiter.wait(t0 + 10, None)
         return elapsed, loop.time() - t0
 
     granted, told_next = run(main)

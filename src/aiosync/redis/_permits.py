@@ -14,6 +14,7 @@ of an acquisition given up, and the bookkeeping of which task holds what.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,8 @@ from redis.asyncio import Redis, RedisCluster
 
 from .._base import calling_task, positive_number
 from .._parking import check_timeout
-from ._session import CLAIM_WINDOW, Hold, Session, Waiter, session_of
+from ._session import CLAIM_WINDOW, Hold, Session, session_of
+from ._waiting import Answer, shielded, wait_on_redis
 
 __all__ = ["Leased", "LockLostError", "Permits"]
 
@@ -81,94 +83,54 @@ class Permits:
         session = session_of(self.client)
         await session.ready()
         owner = session.new_owner(weight)
-        loop = session.loop
-        deadline = None if timeout is None else loop.time() + timeout
-        acquire = session.script("acquire")
+        script = session.script("acquire")
         lease_ms = _ms(self.lease)
-        waiter = None
-        try:
-            while True:
-                if waiter is not None:
-                    waiter.clear()
-                # Shielded: a cancellation never reaches redis-py, which can swallow one
-                # (CPython 3.11's wait_for, seen on 3.10 too); it is raised here once the
-                # call is over, and the clean-up below then undoes what the call got.
-                reply = await _shielded(
-                    acquire(
-                        keys=self.keys,
-                        args=[
-                            owner,
-                            _ms(CLAIM_WINDOW),
-                            lease_ms,
-                            lease_ms,  # a waiter keeps its place for a lease
-                            "0" if timeout == 0 else "1",
-                            self.kind,
-                            self.value,
-                            _ms(FORGET_AFTER),
-                        ],
-                    )
-                )
-                status = int(reply[0])
-                if status == 1:
-                    token = int(reply[1])
-                    hold = Hold(self.keys[1], self.keys[2], owner, token, self.lease, on_lost)
-                    session.keep(hold)
-                    return hold
-                if status == -2:
-                    raise ValueError(self._mismatch(reply[1], reply[2]))
-                if status == -1 or timeout == 0:
-                    return None
-                if waiter is None:
-                    waiter = session.expect(owner)
-                if not session.listening:
-                    # A hand-off made before Redis confirmed the subscription went unheard:
-                    # look again once it has (well within the claim window).
-                    await _shielded(session.listen())
-                    continue
-                first_lease_ends = int(reply[1]) / 1000
-                recheck = self.lease / 3
-                if first_lease_ends > 0:
-                    recheck = min(recheck, first_lease_ends)
-                in_time = await self._wait(waiter, loop.time() + recheck, deadline)
-                if waiter.granted is not None:
-                    # Handed over by another call: ours for the claim window already, and
-                    # made a full lease by the session in the background.
-                    token, claim_window = waiter.granted
-                    hold = Hold(self.keys[1], self.keys[2], owner, token, self.lease, on_lost)
-                    session.keep(hold, claimed=claim_window)
-                    return hold
-                if not in_time:
-                    await _shielded(self._abandon(session, owner))
-                    return None
-        except BaseException:
-            # Cancelled (or failed) with the outcome of the last call unknown: undo whatever
-            # it may have got, even if cancelled again meanwhile.
-            await _shielded(self._abandon(session, owner))
-            raise
-        finally:
-            if waiter is not None:
-                session.forget(owner)
 
-    @staticmethod
-    async def _wait(waiter: Waiter, until: float, deadline: float | None) -> bool:
-        """Wait for a wake-up or until ``until``; False if ``deadline`` passed first."""
-        loop = asyncio.get_running_loop()
-        while True:
-            end = until if deadline is None else min(until, deadline)
-            # Not asyncio.wait_for: before 3.12 it can swallow a cancellation that arrives
-            # as the wake-up does (bpo-42130).
-            timer = loop.call_later(max(end - loop.time(), 0.0), waiter.event.set)
-            try:
-                await waiter.event.wait()
-            finally:
-                timer.cancel()
-            if waiter.next_by is not None and not waiter.granted:
-                # Told we are next: someone was granted before us and must confirm within
-                # the claim window; look again once it is over (unless woken before).
-                until, waiter.next_by = min(until, waiter.next_by + 0.05), None
-                waiter.event.clear()
-                continue
-            return deadline is None or loop.time() < deadline
+        def hold(token: int) -> Hold:
+            return Hold(self.keys[1], self.keys[2], owner, token, self.lease, on_lost)
+
+        async def ask(queue: bool) -> Answer:
+            reply = await script(
+                keys=self.keys,
+                args=[
+                    owner,
+                    _ms(CLAIM_WINDOW),
+                    lease_ms,
+                    lease_ms,  # a waiter keeps its place for a lease
+                    "1" if queue else "0",
+                    self.kind,
+                    self.value,
+                    _ms(FORGET_AFTER),
+                ],
+            )
+            status = int(reply[0])
+            if status == 1:
+                granted = hold(int(reply[1]))
+                session.keep(granted)
+                return True, granted, 0.0
+            if status == -2:
+                raise ValueError(self._mismatch(reply[1], reply[2]))
+            if status == -1:  # given up already (cannot happen to a live call)
+                return True, None, 0.0
+            first_lease_ends = int(reply[1]) / 1000
+            recheck = self.lease / 3
+            if first_lease_ends > 0:
+                recheck = min(recheck, first_lease_ends)
+            return False, None, recheck
+
+        def hear(grant: tuple[int, float]) -> Hold:
+            # Handed over by another call: ours for the claim window already, and made a
+            # full lease by the session in the background.
+            token, claim_window = grant
+            granted = hold(token)
+            session.keep(granted, claimed=claim_window)
+            return granted
+
+        def give_up() -> Awaitable[Any]:
+            return self._abandon(session, owner)
+
+        result: Hold | None = await wait_on_redis(session, owner, timeout, ask, hear, give_up)
+        return result
 
     def _mismatch(self, kind: bytes | str, value: bytes | str) -> str:
         kind = kind.decode() if isinstance(kind, bytes) else kind
@@ -188,7 +150,7 @@ class Permits:
         False if it had been lost."""
         session = session_of(self.client)
         session.drop(hold)
-        released = await _shielded(
+        released = await shielded(
             session.script("release")(
                 keys=self.keys, args=[hold.owner, _ms(CLAIM_WINDOW), _ms(FORGET_AFTER)]
             )
@@ -310,20 +272,3 @@ class Leased:
             task.uncancel()
         cause = exc if isinstance(exc, BaseException) else None
         raise LockLostError(f"{self!r} was lost while held (token {entry.hold.token})") from cause
-
-
-async def _shielded(awaitable: Any) -> Any:
-    """Await ``awaitable`` to the end even if the caller is cancelled meanwhile, then
-    re-raise that cancellation: a release or a clean-up must not stop half-way."""
-    inner = asyncio.ensure_future(awaitable)
-    try:
-        return await asyncio.shield(inner)
-    except asyncio.CancelledError:
-        while not inner.done():
-            try:
-                await asyncio.wait({inner})
-            except asyncio.CancelledError:
-                continue
-        if not inner.cancelled():
-            inner.exception()  # retrieved: the cancellation is what the caller hears of
-        raise

@@ -23,7 +23,9 @@ from typing import Any
 
 from redis.asyncio import RedisCluster
 
-__all__ = ["CLAIM_WINDOW", "Hold", "Session", "Waiter", "session_of"]
+from ._waiting import Waiter
+
+__all__ = ["CLAIM_WINDOW", "Hold", "Session", "session_of"]
 
 #: Leases renewed per script call.
 RENEW_BATCH = 100
@@ -59,24 +61,6 @@ class Hold:
     #: Acquisitions in this process that share the hold (re-entries): it is released in
     #: Redis when the last of them is.
     uses: int = 1
-
-
-class Waiter:
-    """What a queued acquisition hears from the session: ``event`` is set by any news,
-    ``granted`` (token, claim window) when it was granted, ``next_by`` when told it is next
-    (re-check by then). ``clear()`` before each call to Redis."""
-
-    __slots__ = ("event", "granted", "next_by")
-
-    def __init__(self) -> None:
-        self.event = asyncio.Event()
-        self.granted: tuple[int, float] | None = None
-        self.next_by: float | None = None
-
-    def clear(self) -> None:
-        self.event.clear()
-        self.granted = None
-        self.next_by = None
 
 
 class Session:
@@ -209,7 +193,7 @@ class Session:
             waiter = self._waiters.get(owner)
             if waiter is not None:
                 token, _, ms = grant.partition(",")
-                waiter.granted = (int(token), int(ms) / 1000)
+                waiter.news = (int(token), int(ms) / 1000)
                 waiter.event.set()
 
     def _wake_all(self) -> None:
