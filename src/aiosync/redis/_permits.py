@@ -18,10 +18,9 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis, RedisCluster
-
-from .._base import calling_task, positive_number
+from .._base import calling_task
 from .._parking import check_timeout
+from ._named import Named, check_lease, ms
 from ._session import CLAIM_WINDOW, Hold, Session, session_of
 from ._waiting import Answer, shielded, wait_on_redis
 
@@ -37,54 +36,20 @@ class LockLostError(RuntimeError):
     Redis was unreachable for longer than the lease) or the lock's data was lost."""
 
 
-def check_name(name: object) -> str:
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a str, not {name!r}")
-    if not name:
-        raise ValueError("name must not be empty")
-    return name
-
-
-def check_lease(lease: object) -> float:
-    seconds = positive_number("lease", lease)
-    if seconds < 0.01:
-        raise ValueError(f"lease must be at least 0.01 s (Redis expires in ms), not {lease!r}")
-    return seconds
-
-
-def check_client(client: object) -> Any:
-    if not isinstance(client, (Redis, RedisCluster)):
-        raise TypeError(
-            f"client must be a redis.asyncio.Redis or RedisCluster, not {type(client).__name__}"
-        )
-    return client
-
-
-def _ms(seconds: float) -> int:
-    return max(1, int(seconds * 1000))
-
-
-class Permits:
+class Permits(Named):
     """The Redis state of one named primitive (see the module docstring)."""
 
     def __init__(self, client: Any, name: str, kind: str, value: int, lease: float) -> None:
-        self.client = check_client(client)
-        self.name = check_name(name)
+        super().__init__(client, name, kind, value, ("holders", "grants", "queue", "alive", "gone"))
         self.lease = check_lease(lease)
-        self.kind = kind
-        self.value = value
-        tag = "{aiosync:" + name + "}"  # one hash slot for every key of this primitive
-        self.keys = [f"{tag}:{part}" for part in ("meta", "holders", "grants", "queue", "alive")]
-        self.keys.append(f"{tag}:gone")
 
     async def acquire(self, weight: int, timeout: float | None, on_lost: Any) -> Hold | None:
         """Wait for ``weight`` permits in FIFO order; the grant, or None on timeout (then
         nothing is held or queued). Cancelled, it undoes whatever it got."""
-        session = session_of(self.client)
-        await session.ready()
+        session = await self.session()
         owner = session.new_owner(weight)
         script = session.script("acquire")
-        lease_ms = _ms(self.lease)
+        lease_ms = ms(self.lease)
 
         def hold(token: int) -> Hold:
             return Hold(self.keys[1], self.keys[2], owner, token, self.lease, on_lost)
@@ -94,22 +59,20 @@ class Permits:
                 keys=self.keys,
                 args=[
                     owner,
-                    _ms(CLAIM_WINDOW),
+                    ms(CLAIM_WINDOW),
                     lease_ms,
                     lease_ms,  # a waiter keeps its place for a lease
                     "1" if queue else "0",
                     self.kind,
                     self.value,
-                    _ms(FORGET_AFTER),
+                    ms(FORGET_AFTER),
                 ],
             )
-            status = int(reply[0])
+            status = int(self.checked(reply)[0])
             if status == 1:
                 granted = hold(int(reply[1]))
                 session.keep(granted)
                 return True, granted, 0.0
-            if status == -2:
-                raise ValueError(self._mismatch(reply[1], reply[2]))
             if status == -1:  # given up already (cannot happen to a live call)
                 return True, None, 0.0
             first_lease_ends = int(reply[1]) / 1000
@@ -132,17 +95,9 @@ class Permits:
         result: Hold | None = await wait_on_redis(session, owner, timeout, ask, hear, give_up)
         return result
 
-    def _mismatch(self, kind: bytes | str, value: bytes | str) -> str:
-        kind = kind.decode() if isinstance(kind, bytes) else kind
-        value = value.decode() if isinstance(value, bytes) else value
-        return (
-            f"{self.name!r} is a {kind} of {value} permits in Redis, not a {self.kind} of "
-            f"{self.value}: use another name (or delete its keys, {self.keys[0]!r} ...)"
-        )
-
     async def _abandon(self, session: Session, owner: str) -> None:
         await session.script("abandon")(
-            keys=self.keys, args=[owner, _ms(CLAIM_WINDOW), _ms(FORGET_AFTER)]
+            keys=self.keys, args=[owner, ms(CLAIM_WINDOW), ms(FORGET_AFTER)]
         )
 
     async def release(self, hold: Hold) -> bool:
@@ -152,16 +107,14 @@ class Permits:
         session.drop(hold)
         released = await shielded(
             session.script("release")(
-                keys=self.keys, args=[hold.owner, _ms(CLAIM_WINDOW), _ms(FORGET_AFTER)]
+                keys=self.keys, args=[hold.owner, ms(CLAIM_WINDOW), ms(FORGET_AFTER)]
             )
         )
         return bool(released)
 
     async def state(self) -> tuple[int, int, int, int]:
         """(permits, live holders of weight 1, live heavier holders, waiters)."""
-        session = session_of(self.client)
-        await session.ready()
-        reply = await session.script("state")(keys=self.keys)
+        reply = await self.call("permits_state")
         return int(reply[0]), int(reply[1]), int(reply[2]), int(reply[3])
 
 
