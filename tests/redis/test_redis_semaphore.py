@@ -150,10 +150,12 @@ def test_processes_must_agree_on_what_a_name_is(deployment: Deployment) -> None:
     async def main() -> None:
         c = deployment.client()
         await ar.Semaphore(c, "pool", 2).acquire()
-        mismatch = r"'pool' is a semaphore of 2 in Redis.*not a semaphore of 3"
+        mismatch = r"'pool' is a semaphore \(value 2\) in Redis.*not a semaphore \(value 3\)"
         with pytest.raises(ValueError, match=mismatch):
             await ar.Semaphore(c, "pool", 3).acquire()
-        with pytest.raises(ValueError, match=r"'pool' is a semaphore of 2 in Redis.*not a lock"):
+        with pytest.raises(
+            ValueError, match=r"'pool' is a semaphore \(value 2\) in Redis.*not a lock"
+        ):
             await ar.Lock(c, "pool").acquire(timeout=0)
         assert await ar.BoundedSemaphore(c, "pool", 2).acquire(timeout=0)
         await c.aclose()

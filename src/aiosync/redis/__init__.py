@@ -1,8 +1,8 @@
 """aiosync's primitives across processes and hosts, on Redis (``pip install aiosync[redis]``).
 
 Each primitive takes the user's ``redis.asyncio.Redis`` (or ``RedisCluster``) client and a
-name; every process using the same name on the same Redis shares it. Lock, RLock,
-Semaphore, BoundedSemaphore and RWLock so far (docs/redis.md says what they guarantee).
+name; every process using the same name on the same Redis shares it (docs/redis.md says
+what each guarantees).
 """
 
 try:
@@ -14,5 +14,15 @@ from ._lock import Lock, RLock
 from ._permits import LockLostError
 from ._rwlock import RWLock
 from ._semaphore import BoundedSemaphore, Semaphore
+from ._signals import CountdownLatch, Event
 
-__all__ = ["BoundedSemaphore", "Lock", "LockLostError", "RLock", "RWLock", "Semaphore"]
+__all__ = [
+    "BoundedSemaphore",
+    "CountdownLatch",
+    "Event",
+    "Lock",
+    "LockLostError",
+    "RLock",
+    "RWLock",
+    "Semaphore",
+]

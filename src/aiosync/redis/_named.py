@@ -41,6 +41,10 @@ def ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
 
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -75,7 +79,8 @@ class Named:
         if int(reply[0]) == -2:
             kind, value = _text(reply[1]), _text(reply[2])
             raise ValueError(
-                f"{self.name!r} is a {kind} of {value} in Redis, not a {self.kind} of "
-                f"{self.value}: use another name (or delete its keys, {self.keys[0]!r} ...)"
+                f"{self.name!r} is {_a(kind)} (value {value}) in Redis, not {_a(self.kind)} "
+                f"(value {self.value}): use another name (or delete its keys, "
+                f"{self.keys[0]!r} ...)"
             )
         return reply

@@ -181,20 +181,22 @@ class Session:
             await pubsub.aclose()
 
     def _deliver(self, data: bytes | str) -> None:
+        # '<kind><detail> <waiter id>': 'g<token>,<ms>' granted (for a claim window of ms),
+        # 'n<ms>' you are next (re-check in ms), 'e' the signal opened.
         text = data.decode() if isinstance(data, bytes) else str(data)
-        if text[0] == "n":  # 'n<ms> <owner>'
-            ms, _, owner = text[1:].partition(" ")
-            waiter = self._waiters.get(owner)
-            if waiter is not None:
-                waiter.next_by = self.loop.time() + int(ms) / 1000
-                waiter.event.set()
-        else:  # 'g<token>,<ms> <owner>'
-            grant, _, owner = text[1:].partition(" ")
-            waiter = self._waiters.get(owner)
-            if waiter is not None:
-                token, _, ms = grant.partition(",")
-                waiter.news = (int(token), int(ms) / 1000)
-                waiter.event.set()
+        detail, _, waiter_id = text[1:].partition(" ")
+        waiter = self._waiters.get(waiter_id)
+        if waiter is None:
+            return
+        kind = text[0]
+        if kind == "n":
+            waiter.next_by = self.loop.time() + int(detail) / 1000
+        elif kind == "g":
+            token, _, claim_ms = detail.partition(",")
+            waiter.news = (int(token), int(claim_ms) / 1000)
+        else:
+            waiter.news = True
+        waiter.event.set()
 
     def _wake_all(self) -> None:
         for waiter in self._waiters.values():

@@ -3,7 +3,7 @@
 --                    '1' when set; a latch: the count left)
 --   KEYS[2] waiters  zset waiter id -> deadline of its registration (ms); a waiter renews
 --                    it each time it asks again
--- Wake-up (see _common.lua): 'e<id>', the signal opened.
+-- Wake-up (see _common.lua): 'e <id>', the signal opened.
 local meta, waiters = KEYS[1], KEYS[2]
 
 local function open_of(kind, value, state)
@@ -22,7 +22,7 @@ end
 local function open_now()
   local woken = redis.call('ZRANGEBYSCORE', waiters, '(' .. now, '+inf')
   for _, id in ipairs(woken) do
-    notify(id, 'e')
+    notify(id, 'e ')
   end
   redis.call('DEL', waiters)
   return #woken
