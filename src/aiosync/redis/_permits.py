@@ -14,7 +14,7 @@ of an acquisition given up, and the bookkeeping of which task holds what.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,7 +138,8 @@ class Leased:
 
     def __init__(self, permits: Permits) -> None:
         self._permits = permits
-        self._entries: dict[asyncio.Task[Any], list[_Entry]] = {}
+        # holder (a task, or a CapacityLimiter's borrower) -> its acquisitions, in order
+        self._entries: dict[Hashable, list[_Entry]] = {}
 
     @property
     def name(self) -> str:
@@ -150,8 +151,11 @@ class Leased:
     def _reuse(self, mode: str, entries: list[_Entry]) -> Hold | None:
         return None
 
-    def _latest(self, mode: str) -> _Entry | None:
-        for entry in reversed(self._entries.get(calling_task(self), ())):
+    def _latest(self, mode: str, holder: Hashable = None) -> _Entry | None:
+        """The latest acquisition of ``mode`` by ``holder`` (default: the calling task)."""
+        if holder is None:
+            holder = calling_task(self)
+        for entry in reversed(self._entries.get(holder, ())):
             if entry.mode == mode:
                 return entry
         return None
@@ -166,11 +170,14 @@ class Leased:
             raise RuntimeError(f"{self!r} is not held by this task")
         return entry.hold.lost
 
-    async def _acquire(self, mode: str, timeout: float | None) -> _Entry | None:
+    async def _acquire(
+        self, mode: str, timeout: float | None, holder: Hashable = None
+    ) -> _Entry | None:
         if timeout is not None:
             timeout = check_timeout(timeout)
-        task = calling_task(self)
-        entries = self._entries.get(task, [])
+        if holder is None:
+            holder = calling_task(self)
+        entries = self._entries.get(holder, [])
         hold = self._reuse(mode, entries)
         if hold is not None:
             hold.uses += 1
@@ -179,14 +186,16 @@ class Leased:
             if hold is None:
                 return None
         entry = _Entry(hold, mode)
-        self._entries.setdefault(task, []).append(entry)
+        self._entries.setdefault(holder, []).append(entry)
         return entry
 
-    async def _release(self, mode: str, what: str = "released") -> None:
-        entry = self._latest(mode)
+    async def _release(self, mode: str, holder: Hashable = None) -> None:
+        if holder is None:
+            holder = calling_task(self)
+        entry = self._latest(mode, holder)
         if entry is None:
-            raise RuntimeError(f"{self!r} cannot be {what} by a task that does not hold it")
-        self._forget(entry)
+            raise RuntimeError(f"{self!r} cannot be released by {_who(holder)}")
+        self._forget(entry, holder)
         hold = entry.hold
         if hold.uses:
             return
@@ -194,18 +203,18 @@ class Leased:
             hold.lost.set()
             raise LockLostError(f"{self!r} was lost before release (token {hold.token})")
 
-    def _forget(self, entry: _Entry) -> None:
-        task = calling_task(self)
-        entries = self._entries[task]
+    def _forget(self, entry: _Entry, holder: Hashable) -> None:
+        entries = self._entries[holder]
         entries.remove(entry)
         if not entries:
-            del self._entries[task]
+            del self._entries[holder]
         entry.hold.uses -= 1
 
     def _on_lost(self, hold: Hold) -> None:
-        for task, entries in self._entries.items():
+        for holder, entries in self._entries.items():
             if any(e.hold is hold and e.in_block for e in entries):
-                task.cancel(msg="aiosync.redis: lock lost")
+                assert isinstance(holder, asyncio.Task)  # only tasks are in blocks
+                holder.cancel(msg="aiosync.redis: lock lost")
 
     async def _enter(self, mode: str) -> None:
         entry = await self._acquire(mode, None)
@@ -217,11 +226,17 @@ class Leased:
         if entry is None or not entry.hold.lost.is_set():
             await self._release(mode)
             return
-        self._forget(entry)
+        task = calling_task(self)
+        self._forget(entry, task)
         if isinstance(exc, LockLostError):
             return  # already raised by an inner block of the same hold: let it through
-        task = calling_task(self)
         if isinstance(exc, asyncio.CancelledError) and hasattr(task, "uncancel"):
             task.uncancel()
         cause = exc if isinstance(exc, BaseException) else None
         raise LockLostError(f"{self!r} was lost while held (token {entry.hold.token})") from cause
+
+
+def _who(holder: Hashable) -> str:
+    if isinstance(holder, asyncio.Task):
+        return "a task that does not hold it"
+    return f"{holder!r}, which holds none"
