@@ -10,6 +10,7 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the install
     raise ImportError("aiosync.redis needs the redis package: pip install 'aiosync[redis]'") from e
 
+from ._limiters import CapacityLimiter, RateLimiter
 from ._lock import Lock, RLock
 from ._permits import LockLostError
 from ._rwlock import RWLock
@@ -18,11 +19,13 @@ from ._signals import CountdownLatch, Event
 
 __all__ = [
     "BoundedSemaphore",
+    "CapacityLimiter",
     "CountdownLatch",
     "Event",
     "Lock",
     "LockLostError",
     "RLock",
     "RWLock",
+    "RateLimiter",
     "Semaphore",
 ]

@@ -54,7 +54,9 @@ class Named:
     ``parts`` (one hash tag: one cluster slot), the first always ``meta``, where the
     scripts record the ``kind`` and ``value`` a name was first used with."""
 
-    def __init__(self, client: Any, name: str, kind: str, value: int, parts: tuple[str, ...]):
+    def __init__(
+        self, client: Any, name: str, kind: str, value: int | str, parts: tuple[str, ...]
+    ) -> None:
         self.client = check_client(client)
         self.name = check_name(name)
         self.kind = kind
@@ -76,7 +78,7 @@ class Named:
     def checked(self, reply: Any) -> Any:
         """``reply``, unless it says the name is something else ({-2, kind, value}, from
         ``disagree`` in _common.lua): then ValueError."""
-        if int(reply[0]) == -2:
+        if isinstance(reply, list) and reply and reply[0] == -2:
             kind, value = _text(reply[1]), _text(reply[2])
             raise ValueError(
                 f"{self.name!r} is {_a(kind)} (value {value}) in Redis, not {_a(self.kind)} "
