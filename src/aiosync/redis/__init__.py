@@ -10,6 +10,8 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the install
     raise ImportError("aiosync.redis needs the redis package: pip install 'aiosync[redis]'") from e
 
+from .._barrier import BrokenBarrierError
+from ._barrier import Barrier
 from ._limiters import CapacityLimiter, RateLimiter
 from ._lock import Lock, RLock
 from ._permits import LockLostError
@@ -18,7 +20,9 @@ from ._semaphore import BoundedSemaphore, Semaphore
 from ._signals import CountdownLatch, Event
 
 __all__ = [
+    "Barrier",
     "BoundedSemaphore",
+    "BrokenBarrierError",
     "CapacityLimiter",
     "CountdownLatch",
     "Event",

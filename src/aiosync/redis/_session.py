@@ -23,7 +23,7 @@ from typing import Any
 
 from redis.asyncio import RedisCluster
 
-from ._waiting import Waiter
+from ._waiting import BROKEN, Waiter
 
 __all__ = ["CLAIM_WINDOW", "Hold", "Session", "session_of"]
 
@@ -182,7 +182,8 @@ class Session:
 
     def _deliver(self, data: bytes | str) -> None:
         # '<kind><detail> <waiter id>': 'g<token>,<ms>' granted (for a claim window of ms),
-        # 'n<ms>' you are next (re-check in ms), 'e' the signal opened.
+        # 'n<ms>' you are next (re-check in ms), 'e' the signal opened (a barrier: 'e<index>'
+        # it tripped), 'x' the barrier broke.
         text = data.decode() if isinstance(data, bytes) else str(data)
         detail, _, waiter_id = text[1:].partition(" ")
         waiter = self._waiters.get(waiter_id)
@@ -194,8 +195,10 @@ class Session:
         elif kind == "g":
             token, _, claim_ms = detail.partition(",")
             waiter.news = (int(token), int(claim_ms) / 1000)
+        elif kind == "x":
+            waiter.news = BROKEN
         else:
-            waiter.news = True
+            waiter.news = int(detail) if detail else True
         waiter.event.set()
 
     def _wake_all(self) -> None:

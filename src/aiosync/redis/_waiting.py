@@ -13,7 +13,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["Waiter", "shielded", "wait_on_redis"]
+__all__ = ["BROKEN", "Waiter", "shielded", "wait_on_redis"]
+
+#: The news of a barrier that broke.
+BROKEN = "broken"
 
 
 class Waiter:
