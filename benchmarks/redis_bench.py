@@ -17,8 +17,17 @@ Measured, in one run (docs/benchmarks.md, "Redis locks", says how to read each):
    are put in order by an ``INCR`` of a shared key inside the critical section.
 3. Commands the clients send per contended acquire+release, the same 5-process setup
    (a run of its own with MONITOR attached, so 2 is measured without it).
-4. Throughput of N processes on one lock with an empty critical section.
-5. aiosync's watchdog with 1000 held leases in one process: commands/s the server receives
+4. Throughput of N processes on one lock with an empty critical section, each process
+   re-acquiring as soon as it released; and, from each hold's timestamps (ordered by
+   time: no command added to the critical section), how often the lock went to another
+   process, per second.
+5. Throughput with work outside the lock: N processes (5, 10) each loop acquire, hold
+   ~1 ms, release, sleep ~5 ms (the work outside the lock: a sleep, not busy work, so
+   that N processes do not also contend for the 2 CPUs); acquisitions per second, per
+   process, the share of hand-offs to another process and their latency (holds ordered
+   by the shared ``INCR``, as in 2.). A releaser does not compete again at once, so
+   waiters really wait: the situation of the issue's target.
+6. aiosync's watchdog with 1000 held leases in one process: commands/s the server receives
    and the process's CPU time per second, against the same process holding nothing.
 """
 
@@ -78,6 +87,11 @@ class Settings:
     throughput_s: float = 3.0
     throughput_n: tuple[int, ...] = (1, 5, 10)
     throughput_reps: int = 3  # rounds over every implementation, each N; the median counts
+    work_n: tuple[int, ...] = (5, 10)  # 5.: throughput with work outside the lock
+    work_hold: float = 0.001  # inside the lock (plus the INCR that orders the holds)
+    work_out: float = 0.005  # outside the lock, a sleep
+    work_s: float = 3.0
+    work_reps: int = 3
     watchdog_locks: int = 1000
     watchdog_lease: float = 3.0
     watchdog_s: float = 10.0
@@ -93,6 +107,9 @@ QUICK = Settings(
     throughput_s=1.0,
     throughput_n=(1, 5),
     throughput_reps=1,
+    work_n=(5,),
+    work_s=1.0,
+    work_reps=1,
     warm_s=0.3,
     watchdog_locks=300,
     watchdog_s=3.0,
@@ -423,11 +440,23 @@ def contend(
     record: bool,
     n: int | None = None,
     hold: float | None = None,
+    work: float = 0.0,
+    stamps: bool = False,
 ) -> dict[str, Any]:
     n = s.contenders if n is None else n
     hold = s.hold if hold is None else hold
     cfgs = [
-        _cfg(impl, server.port, "contend", tag, hold=hold, record=record, warmup=3)
+        _cfg(
+            impl,
+            server.port,
+            "contend",
+            tag,
+            hold=hold,
+            work=work,
+            record=record,
+            stamps=stamps,
+            warmup=3,
+        )
         for _ in range(n)
     ]
     if count and not record:
@@ -460,6 +489,12 @@ def contend(
         out.update(_per_cycle(counted, cycles))
     if record:
         out.update(_handoffs(results, s))
+    elif stamps:
+        out.update(_stamped(results))
+    if record or stamps:
+        out["waits_ms"], out["holds_ms"] = _waits(results, s)
+        out["wait_p50"], out["wait_p99"] = _pct(out["waits_ms"], 50), _pct(out["waits_ms"], 99)
+        out["hold_p50"] = _pct(out["holds_ms"], 50)
     if counted is not None and record:
         out["stages"] = _stages(results, counted.events, s)
     return out
@@ -467,9 +502,10 @@ def contend(
 
 def _rounds(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Throughput over rounds: the median rate, the range, and sums for the per-acquisition
-    costs."""
+    costs; with each hold's timestamps (``stamps``), the median rate of hand-offs to another
+    process; with the ``INCR`` order (``record``), the hand-offs of every round pooled."""
     rates = sorted(r["count"] / r["duration"] for r in runs)
-    return {
+    out = {
         "rate": statistics.median(rates),
         "rate_min": rates[0],
         "rate_max": rates[-1],
@@ -479,6 +515,43 @@ def _rounds(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "server_cpu_s": sum(r["server_cpu_s"] for r in runs),
         "rounds": runs,
     }
+    if all("waits_ms" in r for r in runs):  # pooled, then dropped: too many for the JSON
+        waits = sorted(x for r in runs for x in r.pop("waits_ms"))
+        held = sorted(x for r in runs for x in r.pop("holds_ms"))
+        out.update(
+            waits=len(waits),
+            wait_p50=_pct(waits, 50),
+            wait_p99=_pct(waits, 99),
+            wait_max=waits[-1] if waits else float("nan"),
+            hold_p50=_pct(held, 50),
+            hold_p99=_pct(held, 99),
+        )
+    if all("cross_per_s" in r for r in runs):
+        cross = sorted(r["cross_per_s"] for r in runs)
+        out.update(
+            cross_rate=statistics.median(cross),
+            cross_rate_min=cross[0],
+            cross_rate_max=cross[-1],
+            stamp_pairs=sum(r["stamp_pairs"] for r in runs),
+            stamp_cross=sum(r["stamp_cross"] for r in runs),
+            busy=statistics.median(r["busy"] for r in runs),
+            overlaps=sum(r["overlaps"] for r in runs),
+        )
+    if all("cross_latencies_ms" in r for r in runs):
+        every = sorted(x for r in runs for x in r["latencies_ms"])
+        cross_l = sorted(x for r in runs for x in r["cross_latencies_ms"])
+        out.update(
+            pairs=len(every),
+            cross_pairs=len(cross_l),
+            p50=_pct(every, 50),
+            p99=_pct(every, 99),
+            cross_p50=_pct(cross_l, 50),
+            cross_p99=_pct(cross_l, 99),
+            busy=statistics.median(r["busy"] for r in runs),
+            overlaps=sum(r["overlaps"] for r in runs),
+            token_disorder=sum(r["token_disorder"] for r in runs),
+        )
+    return out
 
 
 def _pct(sorted_values: list[float], p: float) -> float:
@@ -514,6 +587,9 @@ def _handoffs(results: list[dict[str, Any]], s: Settings) -> dict[str, Any]:
     every.sort()
     cross.sort()
     return {
+        "busy": _busy([(acq, rel) for _, acq, rel, _ in holds.values()], start, end),
+        "latencies_ms": [round(x, 3) for x in every],
+        "cross_latencies_ms": [round(x, 3) for x in cross],
         "holds": len(holds),
         "pairs": len(every),
         "cross_pairs": len(cross),
@@ -524,6 +600,53 @@ def _handoffs(results: list[dict[str, Any]], s: Settings) -> dict[str, Any]:
         "max": every[-1] if every else float("nan"),
         "overlaps": overlaps,
         "token_disorder": token_disorder,
+    }
+
+
+def _waits(results: list[dict[str, Any]], s: Settings) -> tuple[list[float], list[float]]:
+    """Each acquisition's time in ``acquire()``, and each hold's length (from just after
+    ``acquire()`` returned to just before ``release()``), ms, sorted: those acquired inside
+    the window, less its first moments (as the hand-offs)."""
+    start, end = results[0]["start"], results[0]["end"]
+    waits, holds = [], []
+    for r in results:
+        for (_, t_acq, t_rel, _), wait in zip(r["holds"], r["waits"], strict=True):
+            if start + s.skip_s * 1e9 <= t_acq < end:
+                waits.append(round(wait / 1e6, 3))
+                holds.append(round((t_rel - t_acq) / 1e6, 3))
+    return sorted(waits), sorted(holds)
+
+
+def _busy(spans: list[tuple[int, int]], start: int, end: int) -> float:
+    """The share of the window [start, end) some process held the lock (from just after
+    ``acquire()`` returned to just before ``release()``)."""
+    held = sum(max(0, min(rel, end) - max(acq, start)) for acq, rel in spans)
+    return held / max(end - start, 1)
+
+
+def _stamped(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Hand-offs from each hold's timestamps alone (no INCR in the critical section: the
+    empty-critical-section throughput): the holds in the order they were acquired (one
+    clock for every process; a lock that excludes gives disjoint holds, checked as
+    "overlaps"), and of consecutive holds whose second was acquired inside the window,
+    those where the lock went to another process."""
+    start, end = results[0]["start"], results[0]["end"]
+    holds = sorted(
+        (t_acq, t_rel, proc) for proc, r in enumerate(results) for _, t_acq, t_rel, _ in r["holds"]
+    )
+    pairs = cross = overlaps = 0
+    for (_, rel_a, pa), (acq_b, _, pb) in itertools.pairwise(holds):
+        if not start <= acq_b < end:
+            continue
+        pairs += 1
+        cross += pa != pb
+        overlaps += acq_b < rel_a
+    return {
+        "stamp_pairs": pairs,
+        "stamp_cross": cross,
+        "cross_per_s": cross / ((end - start) / 1e9),
+        "busy": _busy([(a, b) for a, b, _ in holds], start, end),
+        "overlaps": overlaps,
     }
 
 
@@ -724,6 +847,10 @@ def _breakdown(by_command: dict[str, float], digits: int = 2) -> str:
     return ", ".join(parts) or "-"
 
 
+def _waited(r: dict[str, Any]) -> str:
+    return f"{_ms(r['wait_p50'])} / {_ms(r['wait_p99'])} / {_ms(r['wait_max'])}"
+
+
 def _met(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
@@ -746,41 +873,68 @@ def report(env: dict[str, Any], res: dict[str, Any], s: Settings, quick: bool) -
         "none renewed except by aiosync's watchdog; asyncio's default event loop",
     ]
     rt, ho, cc, tp = res["round_trips"], res["handoff"], res["commands"], res["throughput"]
-    ns = [n for n in s.throughput_n]
+    wk = res.get("work", {})
+    ns = [n for n in s.throughput_n if any(f"{i}:{n}" in tp for i in impls)]
+    cns = [n for n in ns if n > 1]  # hand-offs to another process need another process
+    wns = [n for n in s.work_n if any(f"{i}:{n}" in wk for i in impls)]
+
+    def get(table: dict[str, Any], impl: str, n: int, key: str) -> float:
+        r = table.get(f"{impl}:{n}")
+        return float("nan") if r is None else float(r[key])
 
     def tput(impl: str, n: int) -> float:
-        r = tp.get(f"{impl}:{n}")
-        return float("nan") if r is None else r["rate"]
+        return get(tp, impl, n, "rate")
 
-    out.append("")
+    def xput(impl: str, n: int) -> float:  # hand-offs to another process per second
+        return get(tp, impl, n, "cross_rate")
+
+    def wput(impl: str, n: int) -> float:
+        return get(wk, impl, n, "rate")
+
+    def num(x: float) -> str:
+        return "-" if x != x else f"{x:,.0f}"
+
+    def times(x: float) -> str:
+        return "n/a" if x != x else f"{x:.2f}x"
+
+    out += [
+        "",
+        "Summary (each column is explained below its number; the issue's throughput target "
+        "is about **5.**, with work outside the lock):",
+        "",
+    ]
     head = (
-        "| implementation | round trips per uncontended cycle | hand-off p50 / p99, ms "
-        "| commands per contended cycle | "
-        + " | ".join(f"acquisitions/s, N={n}" for n in ns)
+        "| implementation | 1. round trips per uncontended cycle | 2. hand-off to another "
+        "process, p50 / p99, ms | 3. commands per contended cycle | "
+        + " | ".join(f"4. empty critical section: acquisitions/s, N={n}" for n in ns)
+        + "".join(f" | 4. hand-offs to another process/s, N={n}" for n in cns)
+        + "".join(f" | **5. work outside the lock: acquisitions/s, N={n}**" for n in wns)
         + " |"
     )
     out.append(head)
-    out.append("|" + " --- |" * (4 + len(ns)))
+    out.append("|" + " --- |" * (4 + len(ns) + len(cns) + len(wns)))
     for impl in impls:
         h = ho.get(impl, {})
         cells = [
             LABELS[impl],
             f"{rt[impl]['wire']:.2f}" if impl in rt else "-",
-            f"{_ms(h['p50'])} / {_ms(h['p99'])}" if h else "-",
+            f"{_ms(h['cross_p50'])} / {_ms(h['cross_p99'])}" if h else "-",
             f"{cc[impl]['wire']:.2f}" if impl in cc else "-",
-            *("-" if tput(impl, n) != tput(impl, n) else f"{tput(impl, n):,.0f}" for n in ns),
+            *(num(tput(impl, n)) for n in ns),
+            *(num(xput(impl, n)) for n in cns),
+            *(num(wput(impl, n)) for n in wns),
         ]
         out.append("| " + " | ".join(cells) + " |")
     if CANDIDATE in impls:
         for base in impls:
             if base == CANDIDATE:
                 continue
-            ratios = [tput(CANDIDATE, n) / tput(base, n) for n in ns]
-            out.append(
-                f"| aiosync / {LABELS[base]} | | | | "
-                + " | ".join("n/a" if r != r else f"{r:.2f}x" for r in ratios)
-                + " |"
-            )
+            cells = [
+                *(times(tput(CANDIDATE, n) / tput(base, n)) for n in ns),
+                *(times(xput(CANDIDATE, n) / xput(base, n)) for n in cns),
+                *(times(wput(CANDIDATE, n) / wput(base, n)) for n in wns),
+            ]
+            out.append(f"| aiosync / {LABELS[base]} | | | | " + " | ".join(cells) + " |")
 
     if rt:
         out += [
@@ -872,6 +1026,16 @@ def report(env: dict[str, Any], res: dict[str, Any], s: Settings, quick: bool) -
                     f"{_ms(g['release_sent'])} | {_ms(g['to_winner'])} | "
                     f"{_ms(g['winner_back'])} |"
                 )
+            unstaged = [LABELS[i] for i in impls if i in cc and i not in staged]
+            if unstaged:
+                out += [
+                    "",
+                    f"No row for {', '.join(unstaged)}: the breakdown finds a process's "
+                    "commands by the connection its `INCR` came from, and no hand-off "
+                    "qualified (for aiosync: its waiter enters on the release's message, with "
+                    "no winning call, and confirms the grant in the background on another "
+                    "connection of the client's pool than the `INCR`).",
+                ]
     if tp:
         out += [
             "",
@@ -900,11 +1064,78 @@ def report(env: dict[str, Any], res: dict[str, Any], s: Settings, quick: bool) -
                     f"{r['cpu_s'] / per * 1e6:,.0f} | {r['server_cpu_s'] / per * 1e6:,.0f} | "
                     f"{'' if impl == CANDIDATE else f'{ratio:.2f}x'} |"
                 )
+        if cns:
+            out += [
+                "",
+                "The same runs, from each hold's timestamps (the holds ordered by the time "
+                "`acquire()` returned: no command is added to the empty critical section): "
+                "the share of hand-offs where the lock went to another process, and how many "
+                "such hand-offs a second (median of the rounds, and their range): the rate at "
+                "which a waiting process gets the lock; and how long `acquire()` took (pooled "
+                f"over the rounds, the first {s.skip_s:g} s of each left out):",
+                "",
+                "| implementation | N | to another process | hand-offs to another process "
+                "per second | rounds' range | aiosync / this | wait in `acquire()`: "
+                "p50 / p99 / max, ms | overlaps |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- |",
+            ]
+            for n in cns:
+                for impl in impls:
+                    r = tp.get(f"{impl}:{n}")
+                    if r is None or "cross_rate" not in r:
+                        continue
+                    share = r["stamp_cross"] / r["stamp_pairs"] if r["stamp_pairs"] else 0.0
+                    rel = xput(CANDIDATE, n) / xput(impl, n) if xput(impl, n) else float("inf")
+                    out.append(
+                        f"| {LABELS[impl]} | {n} | {share:.1%} | {r['cross_rate']:,.0f} | "
+                        f"{r['cross_rate_min']:,.0f}-{r['cross_rate_max']:,.0f} | "
+                        f"{'' if impl == CANDIDATE else times(rel)} | "
+                        f"{_waited(r)} | {r['overlaps']} |"
+                    )
+    if wk:
+        out += [
+            "",
+            f"**5. Throughput with work outside the lock**: N processes on one lock, each "
+            f"looping acquire, hold ~{s.work_hold * 1000:g} ms (an `INCR` that orders the "
+            f"holds, then a {s.work_hold * 1000:g} ms sleep), release, then "
+            f"{s.work_out * 1000:g} ms of work outside the lock (a sleep: `asyncio.sleep`, "
+            f"`time.sleep` for the sync peer; not busy work, which on 2 cores would measure "
+            f"the CPU scheduler), {s.work_s:g} s after a {s.warm_s:g} s warm-up, "
+            f"{s.work_reps} round(s) over the implementations (new processes each time). "
+            "Acquisitions per second (median of the rounds, and their range); per process "
+            "(min-max over all rounds); hand-offs to another process: their share and their "
+            "latency, from just before `release()` to just after the next holder's "
+            f"`acquire()` returned, pooled over the rounds (the first {s.skip_s:g} s of each "
+            'left out); how long `acquire()` took; "lock held": the share of the window some '
+            "process was inside (median of the rounds), and how long a hold lasted (the INCR "
+            "and the sleep; p50 / p99 over the rounds):",
+            "",
+            "| implementation | N | acquisitions | per second | rounds' range | per process, "
+            "min-max | to another process | hand-off to another process: p50 / p99, ms | "
+            "wait in `acquire()`: p50 / p99 / max, ms | lock held; hold p50 / p99, ms | "
+            "aiosync / this |",
+            "| --- |" + " --- |" * 10,
+        ]
+        for n in wns:
+            for impl in impls:
+                r = wk.get(f"{impl}:{n}")
+                if r is None:
+                    continue
+                share = r["cross_pairs"] / r["pairs"] if r["pairs"] else float("nan")
+                rel_w = times(wput(CANDIDATE, n) / wput(impl, n))
+                out.append(
+                    f"| {LABELS[impl]} | {n} | {r['count']:,} | {r['rate']:,.0f} | "
+                    f"{r['rate_min']:,.0f}-{r['rate_max']:,.0f} | "
+                    f"{min(r['per_process']):,}-{max(r['per_process']):,} | {share:.0%} | "
+                    f"{_ms(r['cross_p50'])} / {_ms(r['cross_p99'])} | {_waited(r)} | "
+                    f"{r['busy']:.0%}; {_ms(r['hold_p50'])} / {_ms(r['hold_p99'])} | "
+                    f"{'' if impl == CANDIDATE else rel_w} |"
+                )
     wd = res.get("watchdog")
     if wd:
         out += [
             "",
-            f"**5. aiosync's watchdog**: one process holding {s.watchdog_locks} locks "
+            f"**6. aiosync's watchdog**: one process holding {s.watchdog_locks} locks "
             f"(lease {s.watchdog_lease:g} s, so renewed every {s.watchdog_lease / 3:g} s), "
             f"then the same process holding nothing, {s.watchdog_s:g} s each:",
             "",
@@ -923,25 +1154,45 @@ def report(env: dict[str, Any], res: dict[str, Any], s: Settings, quick: bool) -
     out += ["", "Targets for aiosync.redis.Lock:", ""]
     if CANDIDATE in rt:
         v = rt[CANDIDATE]["wire"]
-        out.append(f"- round trips per uncontended cycle = 2: {v:.2f}, {_met(v <= 2.0)}")
+        out.append(f"- round trips per uncontended cycle = 2 (1.): {v:.2f}, {_met(v <= 2.0)}")
     if CANDIDATE in ho:
-        v = ho[CANDIDATE]["p50"]
-        out.append(f"- hand-off p50 <= 2 ms: {_ms(v)} ms, {_met(v <= 2.0)}")
+        v = ho[CANDIDATE]["cross_p50"]
+        out.append(
+            f"- hand-off p50 <= 2 ms (2., to another process: the issue's 13-15 ms for "
+            f"redis-py is the lock going to one of 5 waiting processes): {_ms(v)} ms, "
+            f"{_met(v <= 2.0)}"
+        )
     if CANDIDATE in cc:
         v = cc[CANDIDATE]["wire"]
-        out.append(f"- commands per contended cycle <= 3: {v:.2f}, {_met(v <= 3.0)}")
-    if CANDIDATE in impls and BASELINE in impls and tp:
-        ratios = {n: tput(CANDIDATE, n) / tput(BASELINE, n) for n in ns}
+        out.append(f"- commands per contended cycle <= 3 (3.): {v:.2f}, {_met(v <= 3.0)}")
+    if CANDIDATE in impls and BASELINE in impls and wns:
+        ratios = {n: wput(CANDIDATE, n) / wput(BASELINE, n) for n in wns}
         text = ", ".join(f"N={n}: {r:.2f}x" for n, r in ratios.items())
-        contended = [r for n, r in ratios.items() if n > 1]
         out.append(
-            f"- throughput >= 10x redis-py's Lock (sleep=0.1) under contention: {text}; "
-            f"{_met(bool(contended) and min(contended) >= 10)}"
+            f"- throughput of N processes on one lock >= 10x redis-py's Lock (sleep=0.1), "
+            f"measured as 5. (acquisitions/s with work outside the lock, so that waiters wait, "
+            f"as the issue's 5 waiting processes): {text}; "
+            f"{_met(all(r >= 10 for r in ratios.values()))}"
         )
-    bad = [i for i in impls if ho.get(i, {}).get("overlaps")]
+    if CANDIDATE in impls and BASELINE in impls and tp:
+        acq = ", ".join(f"N={n}: {times(tput(CANDIDATE, n) / tput(BASELINE, n))}" for n in ns)
+        cross = ", ".join(f"N={n}: {times(xput(CANDIDATE, n) / xput(BASELINE, n))}" for n in cns)
+        out.append(
+            "- not the target, for reference: with an empty critical section (4.), aiosync / "
+            f"redis-py's Lock (sleep=0.1) in acquisitions/s {acq}; in hand-offs to another "
+            f"process per second (what a waiting process gets) {cross or 'n/a'}"
+        )
+    bad = [
+        i
+        for i in impls
+        if ho.get(i, {}).get("overlaps")
+        or any(r.get("overlaps") for k, r in [*tp.items(), *wk.items()] if k.startswith(i + ":"))
+    ]
     if bad:
         out.append(f"- NOTE: overlapping holds (mutual exclusion broken?) for {', '.join(bad)}")
-    if ho.get(CANDIDATE, {}).get("token_disorder"):
+    if ho.get(CANDIDATE, {}).get("token_disorder") or any(
+        r.get("token_disorder") for k, r in wk.items() if k.startswith(CANDIDATE + ":")
+    ):
         out.append("- NOTE: aiosync's fencing tokens not increasing in hold order")
     return "\n".join(out)
 
@@ -961,7 +1212,7 @@ def write_docs(text: str) -> None:
 
 # --- the command line ------------------------------------------------------------------
 
-PHASES = ("round-trips", "handoff", "commands", "throughput", "watchdog")
+PHASES = ("round-trips", "handoff", "commands", "throughput", "work", "watchdog")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -1012,6 +1263,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _lean(result: dict[str, Any]) -> dict[str, Any]:
+    """A run's result without each acquisition's wait and hold length (their percentiles
+    stay): the JSON keeps the hand-off latencies one by one, not those."""
+    result.pop("waits_ms", None)
+    result.pop("holds_ms", None)
+    return result
+
+
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -1035,6 +1294,7 @@ def main(argv: list[str] | None = None) -> int:
         "handoff": {},
         "commands": {},
         "throughput": {},
+        "work": {},
     }
     started = time.monotonic()
     try:
@@ -1047,8 +1307,8 @@ def main(argv: list[str] | None = None) -> int:
                 _log(f"[round trips] {impl}: {r['wire']:.2f} ({_breakdown(r['by_command'])})")
         for impl in impls:
             if "handoff" in phases:
-                h = res["handoff"][impl] = contend(
-                    server, impl, s, s.handoff_s, "ho", count=False, record=True
+                h = res["handoff"][impl] = _lean(
+                    contend(server, impl, s, s.handoff_s, "ho", count=False, record=True)
                 )
                 _log(
                     f"[hand-off] {impl}: p50 {_ms(h['p50'])} p99 {_ms(h['p99'])} ms, "
@@ -1056,8 +1316,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
         for impl in impls:
             if "commands" in phases:
-                c = res["commands"][impl] = contend(
-                    server, impl, s, s.commands_s, "cc", count=True, record=True
+                c = res["commands"][impl] = _lean(
+                    contend(server, impl, s, s.commands_s, "cc", count=True, record=True)
                 )
                 _log(
                     f"[contended commands] {impl}: {c['wire']:.2f} per cycle "
@@ -1078,11 +1338,40 @@ def main(argv: list[str] | None = None) -> int:
                             record=False,
                             n=n,
                             hold=0.0,
+                            stamps=True,
                         )
                         rounds[impl].append(t)
-                        _log(f"[throughput] {impl} N={n}: {t['count'] / t['duration']:,.0f}/s")
+                        _log(
+                            f"[throughput] {impl} N={n}: {t['count'] / t['duration']:,.0f}/s, "
+                            f"{t['cross_per_s']:,.0f}/s to another process"
+                        )
                 for impl, runs in rounds.items():
                     res["throughput"][f"{impl}:{n}"] = _rounds(runs)
+        if "work" in phases:
+            for n in s.work_n:
+                rounds = {impl: [] for impl in impls}
+                for k in range(s.work_reps):
+                    for impl in impls:
+                        t = contend(
+                            server,
+                            impl,
+                            s,
+                            s.work_s,
+                            f"wk{n}r{k}",
+                            count=False,
+                            record=True,
+                            n=n,
+                            hold=s.work_hold,
+                            work=s.work_out,
+                        )
+                        rounds[impl].append(t)
+                        _log(
+                            f"[work outside] {impl} N={n}: {t['count'] / t['duration']:,.0f}/s, "
+                            f"{t['cross_pairs']}/{t['pairs']} to another process, p50 "
+                            f"{_ms(t['cross_p50'])} ms"
+                        )
+                for impl, runs in rounds.items():
+                    res["work"][f"{impl}:{n}"] = _rounds(runs)
         if "watchdog" in phases and "aiosync" in impls:
             res["watchdog"] = watchdog(server, s)
             w = res["watchdog"]

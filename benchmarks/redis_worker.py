@@ -9,11 +9,14 @@ Linux), runs, and prints ``DONE <json>``; a mode with several phases repeats tha
 Modes:
 
 * ``cycles``: ``cycles`` uncontended acquire+release cycles right after GO (round trips);
-* ``contend``: acquire, hold ``hold`` seconds, release, in a loop until ``end``; twice: a
-  warm-up window (every process has contended, connected, subscribed), then the measured
-  one, where with ``record`` it notes each hold's order (``INCR`` of a shared key inside
-  the critical section), the monotonic time just after ``acquire()`` returned and just
-  before ``release()``;
+* ``contend``: acquire, hold ``hold`` seconds, release, then (with ``work`` > 0) sleep
+  ``work`` seconds outside the lock, in a loop until ``end``; twice: a warm-up window
+  (every process has contended, connected, subscribed), then the measured one, where
+  with ``record`` it notes each hold's order (``INCR`` of a shared key inside the
+  critical section), the monotonic time just after ``acquire()`` returned and just
+  before ``release()``; with ``stamps`` (and no ``record``) only those two times, no
+  command added to the critical section (the parent orders the holds by time); with
+  either, ``waits``: each hold's time in ``acquire()`` (ns), in the order of ``holds``;
 * ``watchdog`` (aiosync only): hold ``locks`` locks of lease ``lease`` in one task over
   two windows, then hold nothing over two more; the process's CPU time in each.
 
@@ -172,18 +175,30 @@ async def _contend_async(cfg: dict[str, Any], lock: Any, client: Any) -> None:
         start, end = await _go_async()
         await _sleep_until(start)
         record = cfg["record"] and measured
-        result = await _loop_async(lock, client, cfg["hold"], record, cfg["seq_key"], end)
+        stamps = cfg.get("stamps", False) and measured
+        result = await _loop_async(
+            lock, client, cfg["hold"], cfg.get("work", 0.0), record, stamps, cfg["seq_key"], end
+        )
         _say("DONE " + json.dumps(result))
 
 
 async def _loop_async(
-    lock: Any, client: Any, hold: float, record: bool, seq_key: str, end: int
+    lock: Any,
+    client: Any,
+    hold: float,
+    work: float,
+    record: bool,
+    stamps: bool,
+    seq_key: str,
+    end: int,
 ) -> dict[str, Any]:
     holds: list[list[int | None]] = []
+    waits: list[int] = []
     count = 0
     cpu0 = _cpu()
     mono = time.monotonic_ns
     while mono() < end:
+        t_call = mono()
         await lock.acquire()
         t_acq = mono()
         if t_acq < end:
@@ -195,7 +210,13 @@ async def _loop_async(
         await lock.release()
         if record:
             holds.append([seq, t_acq, t_rel, lock.token()])
-    return {"count": count, "holds": holds, "cpu_s": _cpu() - cpu0}
+            waits.append(t_acq - t_call)
+        elif stamps:
+            holds.append([None, t_acq, t_rel, None])
+            waits.append(t_acq - t_call)
+        if work:  # work outside the lock: a sleep (the process does not use the CPU)
+            await asyncio.sleep(work)
+    return {"count": count, "holds": holds, "waits": waits, "cpu_s": _cpu() - cpu0}
 
 
 async def _watchdog(cfg: dict[str, Any], client: Any) -> None:
@@ -261,20 +282,32 @@ def _run_sync(cfg: dict[str, Any]) -> None:
             start, end = _go_sync()
             _sleep_until_sync(start)
             record = cfg["record"] and measured
-            result = _loop_sync(lock, client, cfg["hold"], record, cfg["seq_key"], end)
+            stamps = cfg.get("stamps", False) and measured
+            result = _loop_sync(
+                lock, client, cfg["hold"], cfg.get("work", 0.0), record, stamps, cfg["seq_key"], end
+            )
             _say("DONE " + json.dumps(result))
     finally:
         closing.close()
 
 
 def _loop_sync(
-    lock: Any, client: Any, hold: float, record: bool, seq_key: str, end: int
+    lock: Any,
+    client: Any,
+    hold: float,
+    work: float,
+    record: bool,
+    stamps: bool,
+    seq_key: str,
+    end: int,
 ) -> dict[str, Any]:
     holds: list[list[int | None]] = []
+    waits: list[int] = []
     count = 0
     cpu0 = _cpu()
     mono = time.monotonic_ns
     while mono() < end:
+        t_call = mono()
         lock.acquire()
         t_acq = mono()
         if t_acq < end:
@@ -286,7 +319,13 @@ def _loop_sync(
         lock.release()
         if record:
             holds.append([seq, t_acq, t_rel, None])
-    return {"count": count, "holds": holds, "cpu_s": _cpu() - cpu0}
+            waits.append(t_acq - t_call)
+        elif stamps:
+            holds.append([None, t_acq, t_rel, None])
+            waits.append(t_acq - t_call)
+        if work:  # work outside the lock: a sleep, as in the async loop
+            time.sleep(work)
+    return {"count": count, "holds": holds, "waits": waits, "cpu_s": _cpu() - cpu0}
 
 
 def main(argv: list[str] | None = None) -> int:
