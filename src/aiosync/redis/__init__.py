@@ -12,6 +12,7 @@ except ImportError as e:  # pragma: no cover - depends on the install
 
 from .._barrier import BrokenBarrierError
 from ._barrier import Barrier
+from ._condition import Condition
 from ._limiters import CapacityLimiter, RateLimiter
 from ._lock import Lock, RLock
 from ._permits import LockLostError
@@ -24,6 +25,7 @@ __all__ = [
     "BoundedSemaphore",
     "BrokenBarrierError",
     "CapacityLimiter",
+    "Condition",
     "CountdownLatch",
     "Event",
     "Lock",
