@@ -168,3 +168,36 @@ def test_bad_arguments() -> None:
         ar.Condition(c, "cv", ar.RLock(c, "cv-lock"))
     with pytest.raises(TypeError, match=r"aiosync\.redis\.Lock"):
         ar.Condition(c, "cv", asyncio.Lock())  # type: ignore[arg-type]
+
+
+def test_cancelled_while_releasing_the_lock_still_ends_with_it_held(server: Any) -> None:
+    """The cancellation may land while wait() releases the lock (a shielded call that
+    completes first): wait() must still end holding it."""
+
+    async def main() -> list[bool]:
+        c = redis.asyncio.Redis(port=server.port)
+        cond = ar.Condition(c, "cv")
+        outcomes: list[bool] = []
+        for delay in (0.0, 0.0003, 0.0006, 0.001, 0.002, 0.004):
+
+            entered = asyncio.Event()
+
+            async def waiter() -> None:
+                async with cond:
+                    entered.set()
+                    try:
+                        await cond.wait()
+                    finally:
+                        outcomes.append(cond.lock.token is not None)
+
+            task = asyncio.create_task(waiter())
+            await entered.wait()
+            await asyncio.sleep(delay)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert not await cond.locked()
+        await c.aclose()
+        return outcomes
+
+    assert run(main) == [True] * 6

@@ -102,6 +102,8 @@ class Condition(Named):
         except BaseException:
             if timeout != 0:
                 await shielded(done("leave"))
+            if self._lock.token is None:  # released before the cancellation was raised
+                await self._reacquire()
             raise
         notified = None
         try:
