@@ -398,3 +398,32 @@ def test_a_hand_off_is_confirmed_at_once_and_a_failed_confirm_is_a_loss(
         await b.aclose()
 
     run(main)
+
+
+def test_a_grant_heard_before_the_reply_of_the_call_that_queued_is_kept() -> None:
+    """The reader may hand a waiter news of its grant in the loop turn before the waiter
+    sees the reply of the call that queued it: the news must not be dropped (it was, and
+    the lock then stood free for a whole claim window)."""
+    from aiosync.redis._session import Session
+    from aiosync.redis._waiting import wait_on_redis
+
+    async def main() -> tuple[Any, float]:
+        session = Session(redis.asyncio.Redis())  # never connects
+        session._subscribed = asyncio.get_running_loop().create_future()
+        session._subscribed.set_result(None)  # as if listening
+        loop = asyncio.get_running_loop()
+
+        async def ask(register: bool) -> tuple[bool, Any, float]:
+            session._deliver(b"g42,2000 me:1:1")  # the grant, heard before the reply
+            return False, None, 10.0
+
+        async def give_up() -> None:
+            raise AssertionError("not given up")
+
+        t0 = loop.time()
+        result = await wait_on_redis(session, "me:1:1", None, ask, lambda news: news, give_up)
+        return result, loop.time() - t0
+
+    result, elapsed = run(main)
+    assert result == (42, 2.0)
+    assert elapsed < 1  # not the 10 s re-check

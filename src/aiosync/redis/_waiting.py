@@ -76,18 +76,18 @@ async def wait_on_redis(
     """
     loop = session.loop
     deadline = None if timeout is None else loop.time() + timeout
-    waiter = None
+    # Expected before the first call: its reply and news of a grant made just after it
+    # may arrive in the same loop turn, and news for no one is dropped.
+    waiter = session.expect(waiter_id)
     try:
         while True:
-            if waiter is not None:
-                waiter.clear()
+            # News that came since the last call is stale: this call sees the state after it.
+            waiter.clear()
             settled, result, recheck = await shielded(ask(timeout != 0))
             if settled:
                 return result
             if timeout == 0:
                 return None
-            if waiter is None:
-                waiter = session.expect(waiter_id)
             if not session.listening:
                 # News sent before Redis confirmed the subscription went unheard: ask again
                 # once it has.
@@ -105,8 +105,7 @@ async def wait_on_redis(
         await shielded(give_up())
         raise
     finally:
-        if waiter is not None:
-            session.forget(waiter_id)
+        session.forget(waiter_id)
 
 
 async def shielded(awaitable: Awaitable[Any]) -> Any:
