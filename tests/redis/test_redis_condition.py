@@ -182,7 +182,7 @@ def test_cancelled_while_releasing_the_lock_still_ends_with_it_held(server: Any)
 
             entered = asyncio.Event()
 
-            async def waiter() -> None:
+            async def waiter(entered: asyncio.Event) -> None:
                 async with cond:
                     entered.set()
                     try:
@@ -190,7 +190,7 @@ def test_cancelled_while_releasing_the_lock_still_ends_with_it_held(server: Any)
                     finally:
                         outcomes.append(cond.lock.token is not None)
 
-            task = asyncio.create_task(waiter())
+            task = asyncio.create_task(waiter(entered))
             await entered.wait()
             await asyncio.sleep(delay)
             task.cancel()
