@@ -39,6 +39,18 @@ def _demo_section(name: str) -> str:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    if args.redis is not None:
+        if args.sections:
+            print(
+                "aiosync demo: error: sections are for the local tour, not --redis", file=sys.stderr
+            )
+            return 2
+        try:
+            from aiosync.redis._demo import run_redis_demo
+        except ImportError as error:
+            print(f"aiosync: {error}", file=sys.stderr)
+            return 2
+        return run_redis_demo(args.redis, cluster=args.cluster)
     return run_demo(args.sections)
 
 
@@ -52,6 +64,12 @@ def _add_demo(subparsers: Subparsers) -> None:
             "CountdownLatch), printing each task's steps as a timeline."
         ),
     )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="run the tour across several processes sharing primitives on this Redis",
+    )
+    parser.add_argument("--cluster", action="store_true", help="URL is a node of a Redis Cluster")
     parser.add_argument(
         "sections",
         nargs="*",
@@ -73,8 +91,9 @@ _TOKEN_VARIABLE = "AIOSYNC_FENCING_TOKEN"
 def _redis_cli() -> Any:
     try:
         from aiosync.redis import _cli
-    except ImportError as error:
-        raise SystemExit(f"aiosync: {error}") from None
+    except ImportError as error:  # the redis extra is missing
+        print(f"aiosync: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     return _cli
 
 

@@ -236,3 +236,41 @@ def _until_held(server: RedisServer, name: str) -> None:
         while not r.zcard("{aiosync:" + name + "}:holders"):
             assert time.monotonic() < deadline, "never held"
             time.sleep(0.01)
+
+
+def test_demo_on_redis_runs_each_scene_across_processes(server: RedisServer) -> None:
+    result = aiosync("demo", "--redis", server.url)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    for title in ("Lock: three", "Semaphore(2)", "Event: three", "Barrier(3)", "RateLimiter("):
+        assert title in text
+    lock_scene = text.split("[1/5]")[1].split("[2/5]")[0]
+    steps = [line.split(None, 2)[1:] for line in lock_scene.splitlines() if line.startswith("  +")]
+    # exclusion: every 'gets the lock' comes after the previous holder 'releases it'
+    holder = None
+    for who, what in steps:
+        if what.startswith("gets the lock"):
+            assert holder is None
+            holder = who
+        elif what == "releases it":
+            assert holder == who
+            holder = None
+    assert sum(what.startswith("gets the lock") for _, what in steps) == 3
+    assert text.count("wakes: the event is set") == 3
+    assert sorted(line[-1] for line in text.splitlines() if "arrival index" in line) == [
+        "0",
+        "1",
+        "2",
+    ]
+    with redis.Redis(port=server.port) as r:
+        assert not r.keys("*aiosync-demo*")  # cleaned up
+
+
+def test_demo_on_unreachable_redis_and_bad_usage() -> None:
+    from _server import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    result = aiosync("demo", "--redis", url)
+    assert result.returncode == 69
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert aiosync("demo", "--redis", url, "lock").returncode == 2
