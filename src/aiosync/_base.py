@@ -85,6 +85,15 @@ def positive_number(name: str, value: object) -> float:
     return number
 
 
+def whole_number(name: str, value: object, minimum: int) -> int:
+    """Validate an int (not bool) of at least ``minimum``; return it."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, not {value!r}")
+    return value
+
+
 def name_of(owner: Any) -> str:
     """How an owner reads in messages: a task's name, or (thread-safe classes) a thread's."""
     get_name = getattr(owner, "get_name", None)

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._base import describe
+from ._base import describe, whole_number
 from ._parking import TIMED_OUT, ParkingLot, check_timeout
 
 __all__ = ["CountdownLatch", "CountdownLatchStatistics"]
-
-
-def _check_count(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, not {value!r}")
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +29,7 @@ class CountdownLatch(ParkingLot):
 
     def __init__(self, count: int) -> None:
         super().__init__()
-        self._count = _check_count("count", count, 0)
+        self._count = whole_number("count", count, 0)
 
     def __repr__(self) -> str:
         return describe(self, f"count:{self._count}", self._waiting_count())
@@ -49,7 +41,7 @@ class CountdownLatch(ParkingLot):
 
     def count_down(self, n: int = 1) -> None:
         """Count ``n`` events; at zero, wake every waiter. May be called from any task."""
-        _check_count("n", n, 1)
+        whole_number("n", n, 1)
         if n > self._count:
             raise ValueError(f"count_down({n!r}) would take the count {self._count} below zero")
         self._count -= n

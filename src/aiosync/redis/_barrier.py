@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._barrier import BrokenBarrierError
+from .._base import whole_number
 from .._parking import check_timeout
 from ._named import Named, check_lease, ms
 from ._waiting import BROKEN, Answer, shielded, wait_on_redis
@@ -29,10 +30,7 @@ class Barrier(Named):
     """
 
     def __init__(self, client: Any, name: str, parties: int, *, lease: float = 30.0) -> None:
-        if isinstance(parties, bool) or not isinstance(parties, int):
-            raise TypeError(f"parties must be an int, not {parties!r}")
-        if parties < 1:
-            raise ValueError(f"parties must be > 0, not {parties!r}")
+        parties = whole_number("parties", parties, 1)
         super().__init__(client, name, "barrier", parties, ("queue", "alive", "indices"))
         self.lease = check_lease(lease)
 

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Hashable
 from typing import Any
 
-from .._base import calling_task, positive_number
+from .._base import calling_task, positive_number, whole_number
 from .._parking import check_timeout
 from ._named import Named
 from ._permits import Leased, Permits, _Entry
@@ -16,14 +16,6 @@ from ._waiting import shielded
 __all__ = ["CapacityLimiter", "RateLimiter"]
 
 _TOKEN = "token"
-
-
-def _check_total(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"total_tokens must be an int, not {value!r}")
-    if value < 1:
-        raise ValueError(f"total_tokens must be >= 1, not {value!r}")
-    return value
 
 
 class CapacityLimiter(Leased):
@@ -41,7 +33,7 @@ class CapacityLimiter(Leased):
     """
 
     def __init__(self, client: Any, name: str, total_tokens: int, *, lease: float = 30.0) -> None:
-        self._total = _check_total(total_tokens)
+        self._total = whole_number("total_tokens", total_tokens, 1)
         super().__init__(Permits(client, name, "capacity", self._total, lease))
         self._waiting: set[Hashable] = set()
 

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._base import whole_number
 from ._permits import Leased, Permits
 from ._session import Hold
 
 __all__ = ["BoundedSemaphore", "Semaphore"]
 
 _PERMIT = "permit"
-
-
-def _check_value(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"value must be an int, not {value!r}")
-    if value < 0:
-        raise ValueError(f"value must be >= 0, not {value!r}")
-    return value
 
 
 class Semaphore(Leased):
@@ -37,7 +30,7 @@ class Semaphore(Leased):
     """
 
     def __init__(self, client: Any, name: str, value: int = 1, *, lease: float = 30.0) -> None:
-        super().__init__(Permits(client, name, "semaphore", _check_value(value), lease))
+        super().__init__(Permits(client, name, "semaphore", whole_number("value", value, 0), lease))
 
     def __repr__(self) -> str:
         permits = self._permits

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._base import whole_number
 from .._parking import check_timeout
 from ._named import Named, ms
 from ._waiting import Answer, shielded, wait_on_redis
@@ -86,14 +87,6 @@ class Event(_Signal):
         await shielded(self.call("event_set", "0", self.kind, self.value))
 
 
-def _check_count(name: str, value: object, least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {value!r}")
-    if value < least:
-        raise ValueError(f"{name} must be >= {least}, not {value!r}")
-    return value
-
-
 class CountdownLatch(_Signal):
     """A latch shared through Redis: it opens, for every process, once ``count_down()``
     has been called ``count`` times in all. Every process must give the same ``count``
@@ -106,7 +99,7 @@ class CountdownLatch(_Signal):
     """
 
     def __init__(self, client: Any, name: str, count: int) -> None:
-        super().__init__(client, name, "latch", _check_count("count", count, 0))
+        super().__init__(client, name, "latch", whole_number("count", count, 0))
 
     def __repr__(self) -> str:
         return f"<aiosync.redis.CountdownLatch {self.name!r} of {self.value}>"
@@ -118,7 +111,7 @@ class CountdownLatch(_Signal):
 
     async def count_down(self, n: int = 1) -> None:
         """Count ``n`` events; at zero, wake every waiter in every process."""
-        _check_count("n", n, 1)
+        whole_number("n", n, 1)
         reply = await shielded(self.call("latch_count_down", n, self.kind, self.value))
         if int(reply[0]) == -3:
             raise ValueError(f"count_down({n!r}) would take the count {int(reply[1])} below zero")
