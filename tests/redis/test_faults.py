@@ -308,8 +308,10 @@ def test_sigstopped_holder_is_fenced_off_and_told_on_resuming(
     calls = old.of("call")
     assert all(c["ok"] for c in calls if c["t"] < stopped), reports
     after = [c for c in calls if c["t"] > got["t"]]
-    assert after, reports
-    assert not any(c["ok"] for c in after), reports
+    assert any(not c["ok"] for c in after), reports
+    # A call in flight when the process froze is answered before and logged after the
+    # thaw: it may be accepted (the fence's own record below is the judge), but only it.
+    assert all(not c["ok"] for c in after[1:]), reports
     assert all(c["ok"] for c in new.of("call")), reports
     # The fence's own record: once the new token was accepted, never the old one again.
     record = fence.snapshot()
