@@ -6,9 +6,10 @@ Semaphore: 1 of ``value``, a RWLock: 1 to read, all to write). The Lua scripts b
 module (``lua/_permits.lua`` and the scripts it is prepended to) keep one FIFO queue:
 the head is served as soon as it fits and nobody behind it is served first. The scripts
 grant waiters directly, on any call that frees permits, for a short claim window; the
-waiter confirms with its next call, which makes it a full lease. This module is the client
-side: the acquire loop (waiting for pushed wake-ups with a bounded re-check), the clean-up
-of an acquisition given up, and the bookkeeping of which task holds what.
+waiter holds them from the message on, and its session confirms the grant (makes it a full
+lease) in the background. This module is the client side: the acquire loop (through
+``wait_on_redis``), the clean-up of an acquisition given up, and the bookkeeping of which
+task (or borrower) holds what.
 """
 
 from __future__ import annotations
