@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from redis.asyncio import RedisCluster
+from redis.asyncio import ConnectionPool, Redis, RedisCluster
 
 from ._waiting import BROKEN, Waiter
 
@@ -127,7 +127,7 @@ class Session:
             try:
                 await self.ready()
                 if self._pubsub is None:
-                    self._pubsub = self.client.pubsub()
+                    self._pubsub = self._own_client().pubsub()
                 await self._pubsub.subscribe(self.channel)
             except BaseException:
                 self._subscribed = None
@@ -139,6 +139,21 @@ class Session:
         except asyncio.CancelledError:
             if not subscribed.cancelled():
                 raise
+
+    def _own_client(self) -> Any:
+        """A client of its own for the subscription, with its own connection: closing the
+        user's client must not cut the reader's connection, whose reconnection redis-py
+        cannot cancel before Python 3.12 (asyncio.run then waited for it, 5 s on a
+        cluster). On a cluster, plain pub/sub reaches every node: one node will do."""
+        if isinstance(self.client, RedisCluster):
+            node = self.client.get_default_node()
+            pool = ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs)
+        else:
+            theirs = self.client.connection_pool
+            pool = type(theirs)(
+                connection_class=theirs.connection_class, **theirs.connection_kwargs
+            )
+        return Redis(connection_pool=pool)
 
     def expect(self, owner: str) -> Waiter:
         waiter = self._waiters[owner] = Waiter()
@@ -179,6 +194,7 @@ class Session:
                 subscribed.cancel()
             self._wake_all()
             await pubsub.aclose()
+            await pubsub.connection_pool.aclose()
 
     def _deliver(self, data: bytes | str) -> None:
         # '<kind><detail> <waiter id>': 'g<token>,<ms>' granted (for a claim window of ms),
