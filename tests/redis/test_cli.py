@@ -148,11 +148,13 @@ def test_semaphore_limits_concurrent_commands(server: RedisServer, tmp_path: Pat
 
 def test_inspect_lists_holders_tokens_and_waiters(server: RedisServer) -> None:
     holder = start("run", "--redis", server.url, "--lock", "job", "--", "sleep", "30")
+    _until_held(server, "job")  # before the waiter starts: it must not get there first
     waiter = start("run", "--redis", server.url, "--lock", "job", "--", "true")
     try:
-        _until_held(server, "job")
+        deadline = time.monotonic() + 20
         with redis.Redis(port=server.port) as r:
             while r.llen("{aiosync:job}:queue") < 1:
+                assert time.monotonic() < deadline, "the waiter never queued"
                 time.sleep(0.01)
         text = aiosync("inspect", "--redis", server.url)
         assert text.returncode == 0, text.stderr
