@@ -148,9 +148,10 @@ def test_semaphore_limits_concurrent_commands(server: RedisServer, tmp_path: Pat
 
 def test_inspect_lists_holders_tokens_and_waiters(server: RedisServer) -> None:
     holder = start("run", "--redis", server.url, "--lock", "job", "--", "sleep", "30")
-    _until_held(server, "job")  # before the waiter starts: it must not get there first
-    waiter = start("run", "--redis", server.url, "--lock", "job", "--", "true")
+    waiter = None
     try:
+        _until_held(server, "job")  # before the waiter starts: it must not get there first
+        waiter = start("run", "--redis", server.url, "--lock", "job", "--", "true")
         deadline = time.monotonic() + 20
         with redis.Redis(port=server.port) as r:
             while r.llen("{aiosync:job}:queue") < 1:
@@ -169,8 +170,9 @@ def test_inspect_lists_holders_tokens_and_waiters(server: RedisServer) -> None:
         assert "no aiosync primitives matching 'nothing*'" in none.stdout
     finally:
         for p in (holder, waiter):
-            p.terminate()
-            finish(p)
+            if p is not None:
+                p.terminate()
+                finish(p)
 
 
 @pytest.mark.parametrize(
