@@ -72,11 +72,12 @@ def test_run_gives_up_after_the_timeout_with_its_own_exit_code(server: RedisServ
 def test_a_lost_lock_terminates_the_command(server: RedisServer, tmp_path: Path) -> None:
     """aiosync stalls (SIGSTOP) past its lease: another process takes the lock; once
     aiosync runs again it learns of the loss, terminates COMMAND, exits 76."""
-    marker = tmp_path / "terminated"
+    marker, running = tmp_path / "terminated", tmp_path / "running"
     script = (
         "import signal, sys, time\n"
         f"def stop(*args): open({str(marker)!r}, 'w').close(); sys.exit(0)\n"
         "signal.signal(signal.SIGTERM, stop)\n"
+        f"open({str(running)!r}, 'w').close()\n"
         "time.sleep(60)\n"
     )
     holder = start(
@@ -93,7 +94,10 @@ def test_a_lost_lock_terminates_the_command(server: RedisServer, tmp_path: Path)
         script,
     )
     try:
-        _until_held(server, "job")
+        deadline = time.monotonic() + 20
+        while not running.exists():  # the command runs, ready for SIGTERM
+            assert time.monotonic() < deadline and holder.poll() is None, "never ran"
+            time.sleep(0.01)
         holder.send_signal(signal.SIGSTOP)
         other = aiosync(
             "run", "--redis", server.url, "--lock", "job", "--timeout", "10", "--", "true"
