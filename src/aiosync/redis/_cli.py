@@ -128,6 +128,9 @@ async def _supervise(
     command: Sequence[str], guard: Lock | Semaphore, what: str, grace: float
 ) -> int:
     """Run ``command`` with the token in its environment; terminate it if the hold is lost."""
+    if guard.lost.is_set():  # lost before COMMAND could start: do not start it
+        _say(f"the {what} was lost (token {guard.token}) before the command started")
+        return EXIT_LOST
     env = dict(os.environ, **{TOKEN_VARIABLE: str(guard.token)})
     try:
         process = await asyncio.create_subprocess_exec(*command, env=env)
