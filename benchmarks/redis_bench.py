@@ -35,31 +35,38 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import contextlib
-import hashlib
 import itertools
 import json
 import os
-import platform
-import queue
-import shutil
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+from benchmarks import redis_common
+from benchmarks.redis_common import (
+    CONTROL,
+    ROOT,
+    Counted,
+    LineProcess,
+    RedisServer,
+    _breakdown,
+    _log,
+    _ms,
+    _pct,
+    add_run_options,
+    dist_version,
+    git,
+    go,
+    machine,
+    measured,
+    redis_source_hash,
+    spawned,
+)
+
 BEGIN, END = "<!-- redis-bench:begin -->", "<!-- redis-bench:end -->"
 
 IMPLS = ("aiosync", "redis-py", "redis-py-0.01", "python-redis-lock", "pottery")
@@ -73,7 +80,6 @@ LABELS = {
 CANDIDATE, BASELINE = "aiosync", "redis-py"
 PREFIX = "rbench"  # the benchmark's own keys: lock names, and the hold counters
 OWN = f"{PREFIX}:seq:"  # the hold counters: their commands are left out of every count
-CONTROL = ("info", "echo", "monitor")  # the benchmark's own commands, from this process
 
 
 @dataclass
@@ -115,227 +121,23 @@ QUICK = Settings(
     watchdog_s=3.0,
 )
 
-# --- the server ------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RedisServer:
-    """A redis-server of our own on a free loopback port, no persistence."""
-
-    def __init__(self, executable: str) -> None:
-        self.executable = executable
-        self.dir = tempfile.mkdtemp(prefix="aiosync-redis-bench-")
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.port = 0
-        self.client: Any = None
-
-    def start(self) -> None:
-        import redis
-
-        for _ in range(5):
-            self.port = _free_port()
-            self.proc = subprocess.Popen(
-                [
-                    self.executable,
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    self.dir,
-                    "--loglevel",
-                    "warning",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            self.client = redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                try:
-                    if self.client.ping():
-                        return
-                except redis.ConnectionError:
-                    time.sleep(0.05)
-            self.stop()  # the port was taken meanwhile, or the server did not start
-        raise SystemExit(f"could not start {self.executable}")
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            with contextlib.suppress(Exception):
-                self.client.shutdown(nosave=True)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.terminate()
-                self.proc.wait(5)
-        self.proc = None
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def commandstats(self) -> Counter[str]:
-        stats = self.client.info("commandstats")
-        return Counter({k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in stats.items()})
-
-    def cpu(self) -> float:
-        """The server's CPU time so far (user + system, seconds)."""
-        info = self.client.info("cpu")
-        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
-
-    def version(self) -> str:
-        return str(self.client.info("server")["redis_version"])
-
-
-class Monitor:
-    """MONITOR on a raw socket, in a thread: counts the commands between two markers (ECHO
-    commands sent by the benchmark), those run inside scripts (``[0 lua]``) apart from
-    those the clients sent, and the benchmark's own (on ``OWN`` keys, and ``CONTROL``
-    commands) apart from both. ``events`` keeps (server time in ns, client address,
-    command, whether the benchmark's own) of every command a client sent."""
-
-    def __init__(self, server: RedisServer, tag: str) -> None:
-        self.server, self.tag = server, tag
-        self.wire: Counter[str] = Counter()
-        self.lua: Counter[str] = Counter()
-        self.own = 0
-        self.events: list[tuple[int, str, str, bool]] = []
-        self._done = threading.Event()
-        self._sock = socket.create_connection(("127.0.0.1", server.port))
-        self._sock.sendall(b"MONITOR\r\n")
-        buf = b""
-        while b"\r\n" not in buf:
-            buf += self._sock.recv(64)
-        self._rest = buf.split(b"\r\n", 1)[1]
-        self._thread = threading.Thread(target=self._read, name="redis monitor", daemon=True)
-        self._thread.start()
-
-    def __enter__(self) -> Monitor:
-        self.server.client.echo(f"{self.tag}:begin")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.client.echo(f"{self.tag}:end")
-        self._done.wait(30)
-        self._sock.close()
-        self._thread.join(5)
-        if not self._done.is_set():
-            raise RuntimeError("MONITOR did not see the end marker")
-
-    def _read(self) -> None:
-        begin = f'"{self.tag}:begin"'.encode()  # the ECHO markers' argument
-        end = f'"{self.tag}:end"'.encode()
-        own = f'"{OWN}'.encode()
-        active = False
-        buf = self._rest
-        while True:
-            lines = buf.split(b"\r\n")
-            buf = lines.pop()
-            for line in lines:
-                if not active:
-                    active = begin in line
-                    continue
-                if end in line:
-                    self._done.set()
-                    return
-                # +<seconds.micros> [<db> <address>|lua] "<command>" "<arg>" ...
-                head, _, rest = line.partition(b'] "')
-                command = rest.split(b'"', 1)[0].decode("ascii", "replace").lower()
-                if head.endswith(b" lua"):
-                    self.lua[command] += 1
-                    continue
-                if command in CONTROL:
-                    continue
-                mine = own in rest
-                if mine:
-                    self.own += 1
-                else:
-                    self.wire[command] += 1
-                stamp, _, where = head.partition(b" [")
-                sec, _, micros = stamp.lstrip(b"+").partition(b".")
-                t_ns = int(sec) * 1_000_000_000 + int(micros.ljust(6, b"0")) * 1000
-                address = where.partition(b" ")[2].decode("ascii", "replace")
-                self.events.append((t_ns, address, command, mine))
-            try:
-                chunk = self._sock.recv(1 << 16)
-            except OSError:
-                return
-            if not chunk:
-                return
-            buf += chunk
-
-
-@dataclass
-class Counted:
-    """Commands over one window: ``wire`` the clients sent (commandstats, less the commands
-    inside scripts and the benchmark's own), by command; ``executed`` everything
-    commandstats counted (commands inside scripts too); ``unseen``: commands commandstats
-    counted that MONITOR does not show (connection set-up such as CLIENT SETINFO)."""
-
-    wire: Counter[str]
-    executed: int
-    unseen: int
-    server_cpu: float
-    events: list[tuple[int, str, str, bool]]
-
 
 def count_commands(
     server: RedisServer, tag: str, run: Callable[[], Any]
 ) -> tuple[Any, Counted, float]:
-    """Run ``run()`` between two commandstats snapshots, MONITOR attached."""
-    with Monitor(server, tag) as mon:
-        before, cpu0 = server.commandstats(), server.cpu()
-        t0 = time.monotonic()
-        result = run()
-        elapsed = time.monotonic() - t0
-        after, cpu1 = server.commandstats(), server.cpu()
-    delta = after - before
-    for mine in CONTROL:
-        delta.pop(mine, None)
-    executed = sum(delta.values()) - mon.own
-    unseen = executed - sum(mon.lua.values()) - sum(mon.wire.values())
-    wire = Counter(mon.wire)
-    if unseen > 0:
-        wire["(unseen by MONITOR)"] = unseen
-    return result, Counted(wire, executed, unseen, cpu1 - cpu0, mon.events), elapsed
+    """Run ``run()`` between two commandstats snapshots, MONITOR attached (the hold
+    counters' commands left out)."""
+    return redis_common.count_commands(server, tag, run, OWN)
 
 
 # --- workers ---------------------------------------------------------------------------
 
 
-class Worker:
-    def __init__(self, cfg: dict[str, Any]) -> None:
-        self.cfg = cfg
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.redis_worker", json.dumps(cfg)],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
+class Worker(LineProcess):
+    module = "benchmarks.redis_worker"
 
     def expect(self, word: str, timeout: float) -> str:
-        try:
-            line = self.lines.get(timeout=timeout)
-        except queue.Empty:
-            raise RuntimeError(f"worker {self.cfg['impl']}: no {word} in {timeout:.0f} s") from None
+        line = self.next_line(word, timeout, self.cfg["impl"])
         if line is None or not line.startswith(word):
             self.proc.wait(5)
             raise RuntimeError(
@@ -343,35 +145,6 @@ class Worker:
                 f"{word} (exit code {self.proc.returncode}; its error is above)"
             )
         return line[len(word) :].strip()
-
-    def go(self, start: int, end: int) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(f"GO {start} {end}\n")
-        self.proc.stdin.flush()
-
-    def finish(self) -> None:
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
-
-
-@contextlib.contextmanager
-def workers(cfgs: list[dict[str, Any]]) -> Iterator[list[Worker]]:
-    started = [Worker(cfg) for cfg in cfgs]
-    try:
-        yield started
-        for w in started:
-            w.finish()
-    finally:
-        for w in started:
-            w.kill()
 
 
 def ready(ws: list[Worker]) -> None:
@@ -384,10 +157,7 @@ def phase(ws: list[Worker], duration: float, *, wait: bool = True) -> list[dict[
     together, return their DONE results."""
     if wait:
         ready(ws)
-    start = time.monotonic_ns() + 200_000_000  # every worker has read GO by then
-    end = start + int(duration * 1e9)
-    for w in ws:
-        w.go(start, end)
+    start, end = go(ws, duration)
     results = [json.loads(w.expect("DONE", duration + 120)) for w in ws]
     for r in results:
         r["start"], r["end"] = start, end
@@ -412,7 +182,7 @@ def _cfg(impl: str, port: int, mode: str, name: str, **extra: Any) -> dict[str, 
 
 def round_trips(server: RedisServer, impl: str, s: Settings) -> dict[str, Any]:
     cfg = _cfg(impl, server.port, "cycles", "rt", cycles=s.cycles, warmup=s.warmup)
-    with workers([cfg]) as ws:
+    with spawned(Worker, [cfg]) as ws:
         ready(ws)  # warmed up before the first snapshot
         _, counted, _ = count_commands(server, f"rt-{impl}", lambda: phase(ws, 0.0, wait=False))
     return {"cycles": s.cycles, **_per_cycle(counted, s.cycles)}
@@ -461,7 +231,7 @@ def contend(
     ]
     if count and not record:
         raise ValueError("counting needs record=True: every cycle, also past the window")
-    with workers(cfgs) as ws:
+    with spawned(Worker, cfgs) as ws:
         phase(ws, s.warm_s)  # every process connected, subscribed, contending
         ready(ws)
         if count:
@@ -552,13 +322,6 @@ def _rounds(runs: list[dict[str, Any]]) -> dict[str, Any]:
             token_disorder=sum(r["token_disorder"] for r in runs),
         )
     return out
-
-
-def _pct(sorted_values: list[float], p: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    k = max(0, min(len(sorted_values) - 1, round(p / 100 * len(sorted_values) + 0.5) - 1))
-    return sorted_values[k]
 
 
 def _handoffs(results: list[dict[str, Any]], s: Settings) -> dict[str, Any]:
@@ -726,7 +489,7 @@ def watchdog(server: RedisServer, s: Settings) -> dict[str, Any]:
         settle=s.watchdog_lease * 0.6,
     )
     out: dict[str, dict[str, Any]] = {}
-    with workers([cfg]) as ws:
+    with spawned(Worker, [cfg]) as ws:
         for name in ("held", "idle"):
             # CPU time without MONITOR (which costs the server CPU time for every command,
             # those inside scripts too), then the commands with it.
@@ -757,94 +520,27 @@ def watchdog(server: RedisServer, s: Settings) -> dict[str, Any]:
 # --- the environment -------------------------------------------------------------------
 
 
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(
-            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def _redis_source_hash() -> str:
-    import aiosync.redis
-
-    folder = Path(aiosync.redis.__file__).parent
-    digest = hashlib.sha256()
-    for file in sorted([*folder.glob("*.py"), *folder.glob("lua/*.lua")]):
-        digest.update(file.name.encode() + b"\0" + file.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def _version(dist: str) -> str:
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return "not installed"
-
-
-def busy_share(seconds: float) -> float | None:
-    """The share of all CPUs' time that was not idle over ``seconds`` (/proc/stat), e.g.
-    other work on the machine before the run starts; None where unknown."""
-
-    def sample() -> tuple[int, int]:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-        return sum(fields), idle
-
-    try:
-        total0, idle0 = sample()
-        time.sleep(seconds)
-        total1, idle1 = sample()
-    except (OSError, ValueError, IndexError):
-        return None
-    total = total1 - total0
-    return None if total <= 0 else 1 - (idle1 - idle0) / total
-
-
-def wait_quiet(limit: float, threshold: float = 0.2) -> float | None:
-    """Wait (up to ``limit`` seconds) until the CPUs are less than ``threshold`` busy over
-    2 s; the last share measured."""
-    deadline = time.monotonic() + limit
-    while True:
-        busy = busy_share(2.0)
-        if busy is None or busy < threshold or time.monotonic() >= deadline:
-            return busy
-        _log(f"machine {busy:.0%} busy: waiting for it to quieten ...")
-
-
 def environment(server: RedisServer) -> dict[str, Any]:
     import pottery
 
-    dirty = _git("status", "--porcelain", "--", "src/aiosync/redis")
+    import aiosync.redis
+
+    dirty = git(ROOT, "status", "--porcelain", "--", "src/aiosync/redis")
     return {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-        "commit": _git("rev-parse", "--short", "HEAD") or "n/a",
+        "commit": git(ROOT, "rev-parse", "--short", "HEAD") or "n/a",
         "redis_source_dirty": bool(dirty),
-        "redis_source_sha256": _redis_source_hash(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "load_average": "/".join(f"{x:.1f}" for x in os.getloadavg()),
-        "redis_server": server.version(),
-        "redis_py": _version("redis"),
-        "python_redis_lock": _version("python-redis-lock"),
-        "pottery": _version("pottery"),
+        "redis_source_sha256": redis_source_hash(Path(aiosync.redis.__file__).parent),
+        **machine(server),
+        "redis_py": dist_version("redis", "not installed"),
+        "python_redis_lock": dist_version("python-redis-lock", "not installed"),
+        "pottery": dist_version("pottery", "not installed"),
         "pottery_async": hasattr(pottery, "AIORedlock"),
-        "aiosync": _version("aiosync"),
+        "aiosync": dist_version("aiosync", "not installed"),
     }
 
 
 # --- the report ------------------------------------------------------------------------
-
-
-def _ms(x: float) -> str:
-    return "n/a" if x != x else f"{x:.2f}"
-
-
-def _breakdown(by_command: dict[str, float], digits: int = 2) -> str:
-    parts = [f"{c.upper()} {v:.{digits}f}" for c, v in by_command.items() if v >= 0.005]
-    return ", ".join(parts) or "-"
 
 
 def _waited(r: dict[str, Any]) -> str:
@@ -861,9 +557,7 @@ def report(env: dict[str, Any], res: dict[str, Any], s: Settings, quick: bool) -
     dirty = " + uncommitted changes in src/aiosync/redis" if env["redis_source_dirty"] else ""
     pottery = "AIORedlock" if env["pottery_async"] else "sync Redlock"
     out += [
-        f"- measured {env['date']}{' (--quick: a smoke run)' if quick else ''}, commit "
-        f"`{env['commit']}`{dirty} (aiosync.redis sources sha256 "
-        f"`{env['redis_source_sha256']}`)",
+        measured(env, quick, dirty),
         f"- {env['cpus']} cores, loopback, redis-server {env['redis_server']} (no "
         f"persistence), Python {env['python']} on {env['platform']}; load average "
         f"{env['load_average']} at the start, {env.get('load_average_end', 'n/a')} at the end; "
@@ -1201,17 +895,7 @@ def report(env: dict[str, Any], res: dict[str, Any], s: Settings, quick: bool) -
     return "\n".join(out)
 
 
-def write_docs(text: str) -> None:
-    """Put ``text`` between the markers of docs/benchmarks.md's "Redis locks" section
-    (made at the end of the file, with the markers, if missing)."""
-    doc = DOCS.read_text("utf-8")
-    block = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in doc and END in doc:
-        head, rest = doc.split(BEGIN, 1)
-        doc = head + block + rest.split(END, 1)[1]
-    else:
-        doc = doc.rstrip("\n") + "\n\n## Redis locks\n\n" + block + "\n"
-    DOCS.write_text(doc, "utf-8")
+write_docs = partial(redis_common.write_docs, begin=BEGIN, end=END, section="Redis locks")
 
 
 # --- the command line ------------------------------------------------------------------
@@ -1233,36 +917,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         choices=IMPLS,
         help="implementation(s) to run, repeatable (default: all)",
     )
-    p.add_argument(
-        "--phase",
-        action="append",
-        choices=PHASES,
-        help="measurement(s) to run, repeatable (default: all)",
-    )
-    p.add_argument(
-        "--server",
-        default="redis-server",
-        help="the redis-server executable (default: redis-server on PATH)",
-    )
-    p.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="first wait up to SECONDS for the machine to be less than 20%% busy (other "
-        "work skews every number here, on a 2-core machine especially)",
-    )
-    p.add_argument(
-        "--docs",
-        action="store_true",
-        help="also write the results into docs/benchmarks.md ('Redis locks' section)",
-    )
-    p.add_argument(
-        "--json",
-        nargs="?",
-        const="",
-        metavar="PATH",
-        help=f"also write raw results (default path: {RESULTS_DIR.name}/<date>-redis.json)",
+    add_run_options(
+        p,
+        PHASES,
+        "Redis locks",
+        "redis.json",
+        " (other work skews every number here, on a 2-core machine especially)",
     )
     return p.parse_args(argv)
 
@@ -1275,35 +935,21 @@ def _lean(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     s = QUICK if args.quick else Settings()
     impls = [i for i in IMPLS if not args.impl or i in args.impl]
     phases = args.phase or list(PHASES)
-    if shutil.which(args.server) is None and not Path(args.server).exists():
-        raise SystemExit(
-            f"{args.server} not found: install redis-server (apt-get install "
-            "redis-server) or give --server"
-        )
-    busy = wait_quiet(args.wait_quiet) if args.wait_quiet > 0 else busy_share(1.0)
-    server = RedisServer(args.server)
-    server.start()
-    res: dict[str, Any] = {
-        "impls": impls,
-        "round_trips": {},
-        "handoff": {},
-        "commands": {},
-        "throughput": {},
-        "work": {},
-    }
-    started = time.monotonic()
-    try:
-        env = environment(server)
-        env["busy_before"] = "n/a" if busy is None else f"{busy:.0%}"
+
+    def measure(server: RedisServer, env: dict[str, Any]) -> dict[str, Any]:
+        res: dict[str, Any] = {
+            "impls": impls,
+            "round_trips": {},
+            "handoff": {},
+            "commands": {},
+            "throughput": {},
+            "work": {},
+        }
         _log(f"redis-server {env['redis_server']} on 127.0.0.1:{server.port}")
         for impl in impls:
             if "round-trips" in phases:
@@ -1384,27 +1030,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{w['held']['cpu_per_s'] * 1000:.1f} ms CPU/s; idle: "
                 f"{w['idle']['wire_per_s']:.1f}, {w['idle']['cpu_per_s'] * 1000:.1f}"
             )
-        env["load_average_end"] = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    finally:
-        server.stop()
-    text = report(env, res, s, args.quick)
-    print(text)
-    print(f"\n(total {time.monotonic() - started:.0f} s)")
-    if args.docs:
-        write_docs(text)
-        print(f"written into {DOCS.relative_to(ROOT)}")
-    if args.json is not None:
-        path = (
-            Path(args.json)
-            if args.json
-            else (RESULTS_DIR / (time.strftime("%Y%m%d-%H%M%S") + "-redis.json"))
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(
-            json.dumps({"env": env, "settings": s.__dict__, "results": res}, indent=1, default=str)
-        )
-        print(f"JSON written to {path}")
-    return 0
+        return res
+
+    return redis_common.run(args, s, environment, measure, report, write_docs, "redis.json")
 
 
 if __name__ == "__main__":

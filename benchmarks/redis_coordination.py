@@ -25,35 +25,35 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
-import platform
-import queue
-import shutil
 import statistics
 import subprocess
-import sys
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchmarks.redis_bench import (
+from benchmarks import redis_common
+from benchmarks.redis_common import (
+    LineProcess,
     RedisServer,
     _breakdown,
+    _log,
+    _ms,
     _pct,
-    busy_share,
+    add_run_options,
     count_commands,
-    wait_quiet,
+    dist_version,
+    git,
+    go,
+    machine,
+    measured,
+    redis_source_hash,
+    spawned,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BEGIN, END = "<!-- redis-coordination:begin -->", "<!-- redis-coordination:end -->"
 PREFIX = "rcoord"
 PHASES = ("event", "barrier", "rate")
@@ -94,44 +94,16 @@ QUICK = Settings(
 _run_id = f"{os.getpid()}-{int(time.time())}"
 
 
-def _log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
 # --- worker processes -----------------------------------------------------------------
 
 
-class Proc:
+class Proc(LineProcess):
     """A worker process (benchmarks/redis_coordination_worker.py), spoken to in lines."""
 
-    def __init__(self, cfg: dict[str, Any]) -> None:
-        self.cfg = cfg
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.redis_coordination_worker", json.dumps(cfg)],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def send(self, line: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
+    module = "benchmarks.redis_coordination_worker"
 
     def expect(self, word: str, timeout: float = 120.0) -> list[str]:
-        try:
-            line = self.lines.get(timeout=timeout)
-        except queue.Empty:
-            raise RuntimeError(f"worker {self.cfg['mode']}: no {word} in {timeout:.0f} s") from None
+        line = self.next_line(word, timeout, self.cfg["mode"])
         if line is None or line.split(" ", 1)[0] != word:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(5)
@@ -153,42 +125,17 @@ class Proc:
             with contextlib.suppress(OSError):
                 self.send("QUIT")
                 self.proc.stdin.close()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
+        super().finish()
 
 
-@contextlib.contextmanager
-def procs(cfgs: list[dict[str, Any]]) -> Iterator[list[Proc]]:
-    started = [Proc(cfg) for cfg in cfgs]
-    try:
-        yield started
-        for p in started:
-            p.finish()
-    finally:
-        for p in started:
-            p.kill()
+def procs(cfgs: list[dict[str, Any]]) -> contextlib.AbstractContextManager[list[Proc]]:
+    return spawned(Proc, cfgs)
 
 
 def ready(ps: list[Proc]) -> None:
     """Every worker's READY: warmed up, idle."""
     for p in ps:
         p.expect("READY")
-
-
-def go(ps: list[Proc], duration: float) -> tuple[int, int]:
-    """Once ``ready``: start them together (0.2 s from now, so that all have read it)."""
-    start = time.monotonic_ns() + 200_000_000
-    end = start + int(duration * 1e9)
-    for p in ps:
-        p.send(f"GO {start} {end}")
-    return start, end
 
 
 def _cfg(mode: str, port: int, **extra: Any) -> dict[str, Any]:
@@ -438,15 +385,6 @@ def rate_limiter(server: RedisServer, s: Settings) -> dict[str, Any]:
 # --- the environment ------------------------------------------------------------------
 
 
-def _git(root: Path, *args: str) -> str:
-    try:
-        return subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
 def environment(server: RedisServer) -> dict[str, Any]:
     """Where the aiosync measured comes from: the checkout its package was imported from
     (a worktree, with PYTHONPATH, or this one), its commit and whether its src/ differs."""
@@ -454,41 +392,24 @@ def environment(server: RedisServer) -> dict[str, Any]:
 
     folder = Path(aiosync.redis.__file__).resolve().parent
     src_root = folder.parent.parent.parent  # <checkout>/src/aiosync/redis
-    digest = hashlib.sha256()
-    for file in sorted([*folder.glob("*.py"), *folder.glob("lua/*.lua")]):
-        digest.update(file.name.encode() + b"\0" + file.read_bytes())
-    try:
-        redis_py = version("redis")
-    except PackageNotFoundError:
-        redis_py = "n/a"
     return {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-        "commit": _git(src_root, "rev-parse", "--short", "HEAD") or "n/a",
+        "commit": git(src_root, "rev-parse", "--short", "HEAD") or "n/a",
         "checkout": str(src_root),
-        "src_dirty": bool(_git(src_root, "status", "--porcelain", "--", "src")),
-        "redis_source_sha256": digest.hexdigest()[:12],
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "load_average": "/".join(f"{x:.1f}" for x in os.getloadavg()),
-        "redis_server": server.version(),
-        "redis_py": redis_py,
+        "src_dirty": bool(git(src_root, "status", "--porcelain", "--", "src")),
+        "redis_source_sha256": redis_source_hash(folder),
+        **machine(server),
+        "redis_py": dist_version("redis", "n/a"),
     }
 
 
 # --- the report -----------------------------------------------------------------------
 
 
-def _ms(x: float) -> str:
-    return "n/a" if x != x else f"{x:.2f}"
-
-
 def report(env: dict[str, Any], res: dict[str, Any], s: Settings, quick: bool) -> str:
     dirty = " + **uncommitted changes in src/**" if env["src_dirty"] else " (src/ clean)"
     out = [
-        f"- measured {env['date']}{' (--quick: a smoke run)' if quick else ''}, commit "
-        f"`{env['commit']}`{dirty} (aiosync.redis sources sha256 "
-        f"`{env['redis_source_sha256']}`)",
+        measured(env, quick, dirty),
         f"- {env['cpus']} cores, loopback, redis-server {env['redis_server']} (no "
         f"persistence), Python {env['python']} on {env['platform']}, redis-py "
         f"{env['redis_py']}, asyncio's default event loop; load average "
@@ -622,17 +543,7 @@ def report(env: dict[str, Any], res: dict[str, Any], s: Settings, quick: bool) -
     return "\n".join(out)
 
 
-def write_docs(text: str) -> None:
-    """Put ``text`` between the markers of docs/benchmarks.md's "Redis coordination"
-    section (made at the end of the file, with the markers, if missing)."""
-    doc = DOCS.read_text("utf-8")
-    block = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in doc and END in doc:
-        head, rest = doc.split(BEGIN, 1)
-        doc = head + block + rest.split(END, 1)[1]
-    else:
-        doc = doc.rstrip("\n") + "\n\n## Redis coordination\n\n" + block + "\n"
-    DOCS.write_text(doc, "utf-8")
+write_docs = partial(redis_common.write_docs, begin=BEGIN, end=END, section="Redis coordination")
 
 
 # --- the command line -----------------------------------------------------------------
@@ -646,37 +557,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "process, on a redis-server of its own. See docs/benchmarks.md, 'Redis coordination'.",
     )
     p.add_argument("--quick", action="store_true", help="short runs: a smoke run")
-    p.add_argument(
-        "--phase",
-        action="append",
-        choices=PHASES,
-        help="measurement(s) to run, repeatable (default: all)",
-    )
-    p.add_argument(
-        "--server",
-        default="redis-server",
-        help="the redis-server executable (default: redis-server on PATH)",
-    )
-    p.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="first wait up to SECONDS for the machine to be less than 20%% busy",
-    )
-    p.add_argument(
-        "--docs",
-        action="store_true",
-        help="also write the results into docs/benchmarks.md ('Redis coordination' section)",
-    )
-    p.add_argument(
-        "--json",
-        nargs="?",
-        const="",
-        metavar="PATH",
-        help=f"also write raw results (default path: {RESULTS_DIR.name}/<date>-redis-"
-        "coordination.json)",
-    )
+    add_run_options(p, PHASES, "Redis coordination", "redis-coordination.json", "")
     return p.parse_args(argv)
 
 
@@ -684,19 +565,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     s = QUICK if args.quick else Settings()
     phases = args.phase or list(PHASES)
-    if shutil.which(args.server) is None and not Path(args.server).exists():
-        raise SystemExit(
-            f"{args.server} not found: install redis-server (apt-get install "
-            "redis-server) or give --server"
-        )
-    busy = wait_quiet(args.wait_quiet) if args.wait_quiet > 0 else busy_share(1.0)
-    server = RedisServer(args.server)
-    server.start()
-    res: dict[str, Any] = {}
-    started = time.monotonic()
-    try:
-        env = environment(server)
-        env["busy_before"] = "n/a" if busy is None else f"{busy:.0%}"
+
+    def measure(server: RedisServer, env: dict[str, Any]) -> dict[str, Any]:
+        res: dict[str, Any] = {}
         _log(
             f"redis-server {env['redis_server']} on 127.0.0.1:{server.port}; aiosync from "
             f"{env['checkout']} ({env['commit']}{', src/ dirty' if env['src_dirty'] else ''})"
@@ -724,27 +595,11 @@ def main(argv: list[str] | None = None) -> int:
             res["rate"] = rate_limiter(server, s)
             c = res["rate"]["commands"]
             _log(f"[rate] {c['wire']:.3f} commands per grant ({_breakdown(c['by_command'], 3)})")
-        env["load_average_end"] = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    finally:
-        server.stop()
-    text = report(env, res, s, args.quick)
-    print(text)
-    print(f"\n(total {time.monotonic() - started:.0f} s)")
-    if args.docs:
-        write_docs(text)
-        print(f"written into {DOCS.relative_to(ROOT)}")
-    if args.json is not None:
-        path = (
-            Path(args.json)
-            if args.json
-            else RESULTS_DIR / (time.strftime("%Y%m%d-%H%M%S") + "-redis-coordination.json")
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(
-            json.dumps({"env": env, "settings": s.__dict__, "results": res}, indent=1, default=str)
-        )
-        print(f"JSON written to {path}")
-    return 0
+        return res
+
+    return redis_common.run(
+        args, s, environment, measure, report, write_docs, "redis-coordination.json"
+    )
 
 
 if __name__ == "__main__":

@@ -40,34 +40,25 @@ import sys
 import time
 from typing import Any
 
+from benchmarks.redis_common import read_line, say, sleep_until
+
 mono = time.monotonic_ns
-
-
-def _say(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 async def _line() -> str:
     # Read in a thread: the loop keeps running (aiosync's pub/sub reader, the watchdog).
-    line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    line = await read_line()
     if not line:
         return "QUIT"
     return line.strip()
 
 
 async def _go() -> tuple[int, int]:
-    _say("READY")
+    say("READY")
     word, start, end = (await _line()).split()
     if word != "GO":
         raise SystemExit(f"expected GO, got {word!r}")
     return int(start), int(end)
-
-
-async def _sleep_until(t_ns: int) -> None:
-    delay = (t_ns - mono()) / 1e9
-    if delay > 0:
-        await asyncio.sleep(delay)
 
 
 async def _until(check: Any, what: str, timeout: float = 60.0) -> None:
@@ -85,7 +76,7 @@ async def event_waiter(cfg: dict[str, Any], client: Any) -> None:
     import aiosync.redis
 
     event = aiosync.redis.Event(client, cfg["name"])
-    _say("READY")
+    say("READY")
     while True:
         line = await _line()
         if line == "QUIT":
@@ -96,7 +87,7 @@ async def event_waiter(cfg: dict[str, Any], client: Any) -> None:
         t = mono()
         if not woke:
             raise SystemExit("Event.wait() returned False")
-        _say(f"WOKE {k} {t}")
+        say(f"WOKE {k} {t}")
 
 
 async def event_setter(cfg: dict[str, Any], client: Any) -> None:
@@ -108,14 +99,14 @@ async def event_setter(cfg: dict[str, Any], client: Any) -> None:
         _open, _state, waiters = await event._state()
         return waiters >= cfg["waiters"]
 
-    _say("READY")
+    say("READY")
     while True:
         line = await _line()
         if line == "QUIT":
             return
         if line == "CLEAR":
             await event.clear()
-            _say("CLEARED")
+            say("CLEARED")
             continue
         word, k = line.split()
         assert word == "SET", line
@@ -124,7 +115,7 @@ async def event_setter(cfg: dict[str, Any], client: Any) -> None:
         t0 = mono()
         await event.set()
         t1 = mono()
-        _say(f"SET {k} {t0} {t1}")
+        say(f"SET {k} {t0} {t1}")
 
 
 async def pubsub_waiter(cfg: dict[str, Any], client: Any) -> None:
@@ -141,10 +132,10 @@ async def pubsub_waiter(cfg: dict[str, Any], client: Any) -> None:
             if msg is None:
                 continue
             t = mono()
-            _say(f"WOKE {msg['data'].decode()} {t}")
+            say(f"WOKE {msg['data'].decode()} {t}")
 
     task = asyncio.create_task(listen())
-    _say("READY")
+    say("READY")
     try:
         while (await _line()) != "QUIT":
             pass  # ARM: always armed
@@ -161,13 +152,13 @@ async def pubsub_setter(cfg: dict[str, Any], client: Any) -> None:
         ((_, count),) = await client.pubsub_numsub(channel)
         return int(count) >= cfg["waiters"]
 
-    _say("READY")
+    say("READY")
     while True:
         line = await _line()
         if line == "QUIT":
             return
         if line == "CLEAR":
-            _say("CLEARED")
+            say("CLEARED")
             continue
         word, k = line.split()
         assert word == "SET", line
@@ -176,7 +167,7 @@ async def pubsub_setter(cfg: dict[str, Any], client: Any) -> None:
         t0 = mono()
         await client.publish(channel, k)
         t1 = mono()
-        _say(f"SET {k} {t0} {t1}")
+        say(f"SET {k} {t0} {t1}")
 
 
 # --- Barrier --------------------------------------------------------------------------
@@ -190,7 +181,7 @@ async def barrier(cfg: dict[str, Any], client: Any) -> None:
         await b.wait()
     for _ in range(cfg["reps"]):
         start, _end = await _go()
-        await _sleep_until(start)
+        await sleep_until(start)
         rounds = []
         cpu0 = time.process_time()
         for _ in range(cfg["rounds"]):
@@ -198,7 +189,7 @@ async def barrier(cfg: dict[str, Any], client: Any) -> None:
             index = await b.wait()
             rounds.append((t_call, mono(), index))
         cpu = time.process_time() - cpu0
-        _say("DONE " + json.dumps({"rounds": rounds, "cpu_s": cpu}))
+        say("DONE " + json.dumps({"rounds": rounds, "cpu_s": cpu}))
 
 
 # --- RateLimiter ----------------------------------------------------------------------
@@ -216,14 +207,14 @@ async def rate(cfg: dict[str, Any], client: Any) -> None:
             client, f"{cfg['name']}:{i}", cfg["rate"], cfg["period"], burst=cfg["burst"]
         )
         start, end = await _go()
-        await _sleep_until(start)
+        await sleep_until(start)
         stamps = []
         cpu0 = time.process_time()
         while mono() < end:
             await limiter.acquire()
             stamps.append(mono())
         cpu = time.process_time() - cpu0
-        _say("DONE " + json.dumps({"stamps": stamps, "cpu_s": cpu}))
+        say("DONE " + json.dumps({"stamps": stamps, "cpu_s": cpu}))
 
 
 MODES = {

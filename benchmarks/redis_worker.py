@@ -40,6 +40,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from benchmarks.redis_common import read_line, say, sleep_until
+
 LEASE = 30.0  # seconds: every lock's lease / expiry / auto-release time
 
 
@@ -110,11 +112,6 @@ def _has_aio_redlock() -> bool:
     return hasattr(pottery, "AIORedlock")
 
 
-def _say(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
 def _parse_go(line: str) -> tuple[int, int]:
     word, start, end = line.split()
     if word != "GO":
@@ -130,16 +127,9 @@ def _cpu() -> float:
 
 
 async def _go_async() -> tuple[int, int]:
-    _say("READY")
+    say("READY")
     # Read in a thread: the loop keeps running (a watchdog must renew meanwhile).
-    line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    return _parse_go(line)
-
-
-async def _sleep_until(t_ns: int) -> None:
-    delay = (t_ns - time.monotonic_ns()) / 1e9
-    if delay > 0:
-        await asyncio.sleep(delay)
+    return _parse_go(await read_line())
 
 
 async def _run_async(cfg: dict[str, Any]) -> None:
@@ -150,11 +140,11 @@ async def _run_async(cfg: dict[str, Any]) -> None:
                 await lock.acquire()
                 await lock.release()
             start, _end = await _go_async()
-            await _sleep_until(start)
+            await sleep_until(start)
             for _ in range(cfg["cycles"]):
                 await lock.acquire()
                 await lock.release()
-            _say("DONE " + json.dumps({"cycles": cfg["cycles"]}))
+            say("DONE " + json.dumps({"cycles": cfg["cycles"]}))
         elif cfg["mode"] == "contend":
             await _contend_async(cfg, lock, client)
         elif cfg["mode"] == "watchdog":
@@ -173,13 +163,13 @@ async def _contend_async(cfg: dict[str, Any], lock: Any, client: Any) -> None:
         await client.exists(cfg["seq_key"])  # the benchmark's own connection is warm too
     for measured in (False, True):  # a contended warm-up window, then the measured one
         start, end = await _go_async()
-        await _sleep_until(start)
+        await sleep_until(start)
         record = cfg["record"] and measured
         stamps = cfg.get("stamps", False) and measured
         result = await _loop_async(
             lock, client, cfg["hold"], cfg.get("work", 0.0), record, stamps, cfg["seq_key"], end
         )
-        _say("DONE " + json.dumps(result))
+        say("DONE " + json.dumps(result))
 
 
 async def _loop_async(
@@ -234,12 +224,12 @@ async def _watchdog(cfg: dict[str, Any], client: Any) -> None:
     # to count commands in the second (MONITOR costs the server CPU time).
     for i, phase in enumerate(("held", "held", "idle", "idle")):
         start, end = await _go_async()
-        await _sleep_until(start)
+        await sleep_until(start)
         cpu0 = _cpu()
-        await _sleep_until(end)
+        await sleep_until(end)
         cpu = _cpu() - cpu0
         lost = sum(lk.lost.is_set() for lk in locks) if phase == "held" else 0
-        _say("DONE " + json.dumps({"cpu_s": cpu, "window_s": (end - start) / 1e9, "lost": lost}))
+        say("DONE " + json.dumps({"cpu_s": cpu, "window_s": (end - start) / 1e9, "lost": lost}))
         if i == 1:  # after DONE: the releases are no part of any window
             for lk in locks:
                 await lk.release()
@@ -250,7 +240,7 @@ async def _watchdog(cfg: dict[str, Any], client: Any) -> None:
 
 
 def _go_sync() -> tuple[int, int]:
-    _say("READY")
+    say("READY")
     return _parse_go(sys.stdin.readline())
 
 
@@ -272,7 +262,7 @@ def _run_sync(cfg: dict[str, Any]) -> None:
             for _ in range(cfg["cycles"]):
                 lock.acquire()
                 lock.release()
-            _say("DONE " + json.dumps({"cycles": cfg["cycles"]}))
+            say("DONE " + json.dumps({"cycles": cfg["cycles"]}))
             return
         if cfg["mode"] != "contend":
             raise SystemExit(f"mode {cfg['mode']!r} is not for {cfg['impl']}")
@@ -286,7 +276,7 @@ def _run_sync(cfg: dict[str, Any]) -> None:
             result = _loop_sync(
                 lock, client, cfg["hold"], cfg.get("work", 0.0), record, stamps, cfg["seq_key"], end
             )
-            _say("DONE " + json.dumps(result))
+            say("DONE " + json.dumps(result))
     finally:
         closing.close()
 
