@@ -5,21 +5,16 @@ what happened as JSON lines in a file.
     python _coordination_workers.py MODE (--port P | --cluster H:P,H:P,...) --fence F
         --log FILE --id NAME [options]
 
-Every log line is a JSON object with ``ev`` (the event) and ``t`` (``time.monotonic()``:
-CLOCK_MONOTONIC, one clock for every process of the host), written and flushed at once, so
-a killed worker's log is complete up to its death. SIGUSR1 logs every task's await chain
-(``tasks``), for a test that finds a worker stuck.
+The log (JSON lines), the fence client and the SIGUSR1 stack dump (``tasks``) are
+tests/redis/_worker_common.py's.
 
-The fence is the test's resource outside Redis (a TCP server in the test process): one
-line ``OP WHO ARG...`` per call, answered with one line. Calls to it block the event loop
-on purpose: a cancellation cannot land half-way through one, so what the worker logs is
-what the fence saw. Its operations: ``ENTER``/``EXIT`` a section with a lock's fencing
-token (the fence checks that no two are ever inside at once and that tokens only grow);
-``GET`` the shared item count, ``PRODUCE`` an item, ``CONSUME`` one, each with the token
-of the section it is made in; ``DONE`` (were all the items the test expects consumed?)
-and ``PRODUCED`` (was this item put?), anywhere; ``BROKE``/``BROKEN``/``RESET``/
-``WAS_RESET`` a barrier round (to coordinate a ``reset()`` after every party of a round
-saw it broken).
+The fence is the test's resource outside Redis. Its operations: ``ENTER``/``EXIT`` a
+section with a lock's fencing token (the fence checks that no two are ever inside at once
+and that tokens only grow); ``GET`` the shared item count, ``PRODUCE`` an item,
+``CONSUME`` one, each with the token of the section it is made in; ``DONE`` (were all the
+items the test expects consumed?) and ``PRODUCED`` (was this item put?), anywhere;
+``BROKE``/``BROKEN``/``RESET``/``WAS_RESET`` a barrier round (to coordinate a ``reset()``
+after every party of a round saw it broken).
 
 Modes:
 
@@ -53,69 +48,27 @@ import argparse
 import asyncio
 import collections
 import contextlib
-import json
+import functools
 import os
 import random
-import signal
-import socket
 import sys
-import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import redis.asyncio
+from _worker_common import FenceClient, Log, parser, session
 from redis.asyncio.cluster import ClusterNode
 
 import aiosync.redis as ar
 
 
-class Log:
-    def __init__(self, path: str) -> None:
-        self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - open for the run
-
-    def __call__(self, ev: str, **fields: Any) -> None:
-        fields.update(ev=ev, t=time.monotonic())
-        self._file.write(json.dumps(fields) + "\n")
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
-
-
-class Fence:
-    """A blocking client of the test's fence (see the module docstring)."""
-
-    def __init__(self, port: int, who: str) -> None:
-        self._sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self._reader = self._sock.makefile("rb")
-        self.who = who
+class Fence(FenceClient):
+    """The test's fence (see the module docstring): its answer, as a worker (or, with
+    ``who``, one of its tasks)."""
 
     def __call__(self, op: str, *args: object, who: str | None = None) -> str:
-        words = [op, who or self.who, *map(str, args)]
-        self._sock.sendall((" ".join(words) + "\n").encode())
-        answer = self._reader.readline().decode().strip()
-        if not answer or answer.startswith("ERR"):
-            raise RuntimeError(f"the fence answered {answer!r} to {words}")
-        return answer
-
-    def close(self) -> None:
-        self._reader.close()
-        self._sock.close()
-
-
-def dump_tasks(log: Log) -> None:
-    """On SIGUSR1 (the test sends it to a worker that seems stuck): every task's stack."""
-    tasks = {}
-    for task in asyncio.all_tasks():
-        chain, coro = [], task.get_coro()
-        while coro is not None:  # the await chain, outermost first
-            frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-            if frame is not None:
-                chain.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
-            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-        tasks[task.get_name()] = " -> ".join(chain)
-    log("tasks", tasks=tasks)
+        return self.ask(op, who or self.who, *args)
 
 
 # --- Barrier -------------------------------------------------------------------------
@@ -394,31 +347,16 @@ def make_client(args: argparse.Namespace) -> Any:
 
 
 async def main(args: argparse.Namespace) -> None:
-    log = Log(args.log)
-    log("start", pid=os.getpid())
-    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump_tasks, log)
-    fence = Fence(args.fence, args.id)
-    client = make_client(args)
-    try:
+    async with session(args, Fence, functools.partial(make_client, args)) as (log, fence, client):
         await MODES[args.mode](args, client, fence, log)
-    finally:
-        await client.aclose()
-        fence.close()
-        log("exit")
-        log.close()
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=sorted(MODES))
+    p = parser(sorted(MODES))
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--cluster", default="")
-    p.add_argument("--fence", type=int, required=True)
-    p.add_argument("--log", required=True)
-    p.add_argument("--id", required=True)
     p.add_argument("--name", default="meet")
     p.add_argument("--lease", type=float, default=30.0)
-    p.add_argument("--seed", type=int, default=0)
     # party, rounds
     p.add_argument("--parties", type=int, default=2)
     p.add_argument("--first", action="store_true")

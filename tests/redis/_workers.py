@@ -3,14 +3,10 @@ using one ``aiosync.redis.Lock``, reporting what happened as JSON lines in a fil
 
     python _workers.py MODE --port P --fence F --log FILE --id NAME [options]
 
-Every log line is a JSON object with ``ev`` (the event) and ``t`` (``time.monotonic()``:
-CLOCK_MONOTONIC, one clock for every process of the host), written and flushed at once, so
-a killed worker's log is complete up to its death.
-
-The fence is the test's fencing-checking resource, a small TCP server outside Redis: a
-line ``OP WHO TOKEN`` (OP one of ENTER, WRITE, EXIT) is answered ``OK``, or ``STALE`` when a
-higher token was seen before. Calls to it block the event loop on purpose: a cancellation
-cannot interrupt one half-way, so what the worker logs is what the fence saw.
+The log (JSON lines), the fence client and the SIGUSR1 stack dump are
+tests/redis/_worker_common.py's. The fence is the test's fencing-checking resource: a line
+``OP WHO TOKEN`` (OP one of ENTER, WRITE, EXIT) is answered ``OK``, or ``STALE`` when a
+higher token was seen before.
 
 Modes:
 
@@ -37,53 +33,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import json
+import functools
 import os
 import random
-import signal
-import socket
 import sys
 import time
 import traceback
-from typing import Any
 
 import redis.asyncio
+from _worker_common import FenceClient, Log, parser, session
 from redis.exceptions import RedisError
 
 import aiosync.redis as ar
 
 
-class Log:
-    def __init__(self, path: str) -> None:
-        self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - open for the run
-
-    def __call__(self, ev: str, **fields: Any) -> None:
-        fields.update(ev=ev, t=time.monotonic())
-        self._file.write(json.dumps(fields) + "\n")
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
-
-
-class Fence:
-    """A blocking client of the test's fence (see the module docstring)."""
-
-    def __init__(self, port: int, who: str) -> None:
-        self._sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self._reader = self._sock.makefile("rb")
-        self._who = who
+class Fence(FenceClient):
+    """The test's fence (see the module docstring): was the call accepted?"""
 
     def __call__(self, op: str, token: int) -> bool:
-        self._sock.sendall(f"{op} {self._who} {token}\n".encode())
-        answer = self._reader.readline().strip()
-        if answer not in (b"OK", b"STALE"):
+        answer = self.ask(op, self.who, token)
+        if answer not in ("OK", "STALE"):
             raise RuntimeError(f"the fence answered {answer!r}")
-        return answer == b"OK"
-
-    def close(self) -> None:
-        self._reader.close()
-        self._sock.close()
+        return answer == "OK"
 
 
 def until(path: str | None) -> bool:
@@ -258,49 +229,24 @@ async def cancel(args: argparse.Namespace, lock: ar.Lock, fence: Fence, log: Log
     log("done", counts=dict(counts), unexpected=unexpected)
 
 
-def dump_tasks(log: Log) -> None:
-    """On SIGUSR1 (the test sends it to a worker that seems stuck): every task's stack."""
-    tasks = {}
-    for task in asyncio.all_tasks():
-        chain, coro = [], task.get_coro()
-        while coro is not None:  # the await chain, outermost first
-            frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-            if frame is not None:
-                chain.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
-            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-        tasks[task.get_name()] = " -> ".join(chain)
-    log("tasks", tasks=tasks)
+MODES = {"hold": hold, "loop": loop, "cancel": cancel}
 
 
 async def main(args: argparse.Namespace) -> None:
-    log = Log(args.log)
-    log("start", pid=os.getpid())
-    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump_tasks, log)
-    fence = Fence(args.fence, args.id)
-    client = redis.asyncio.Redis(port=args.port)
-    try:
+    make_client = functools.partial(redis.asyncio.Redis, port=args.port)
+    async with session(args, Fence, make_client) as (log, fence, client):
         lock = ar.Lock(client, args.name, lease=args.lease)
-        await {"hold": hold, "loop": loop, "cancel": cancel}[args.mode](args, lock, fence, log)
-    finally:
-        await client.aclose()
-        fence.close()
-        log("exit")
-        log.close()
+        await MODES[args.mode](args, lock, fence, log)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["hold", "loop", "cancel"])
+    p = parser(list(MODES))
     p.add_argument("--port", type=int, required=True)
-    p.add_argument("--fence", type=int, required=True)
-    p.add_argument("--log", required=True)
-    p.add_argument("--id", required=True)
     p.add_argument("--name", default="job")
     p.add_argument("--lease", type=float, default=1.0)
     p.add_argument("--hold", type=float, default=60.0)
     p.add_argument("--every", type=float, default=0.05)
     p.add_argument("--until", default=None)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tasks", type=int, default=4)
     p.add_argument("--rounds", type=int, default=50)
     return p.parse_args(argv)

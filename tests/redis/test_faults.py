@@ -20,28 +20,23 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import signal
-import socketserver
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import _processes
 import pytest
 import redis
 import redis.asyncio
+from _processes import PATIENCE, FenceServer, Worker, wait_until
 from _server import RedisServer
 
 import aiosync.redis as ar
 
 WORKER = Path(__file__).with_name("_workers.py")
-#: How long to wait for an event that should come in well under a second or two.
-PATIENCE = 15.0
 TAG = "{aiosync:job}"
 
 
@@ -56,7 +51,7 @@ class Call:
     ok: bool
 
 
-class Fence:
+class Fence(FenceServer):
     """A resource protected by fencing tokens (see the module docstring)."""
 
     def __init__(self) -> None:
@@ -64,21 +59,11 @@ class Fence:
         self.calls: list[Call] = []
         self.inside: dict[int, str] = {}  # token -> who, between ENTER and EXIT
         self.most_inside = 0
-        self._mutex = threading.Lock()
-        fence = self
+        super().__init__()
 
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self) -> None:
-                for line in self.rfile:
-                    op, who, token = line.decode().split()
-                    ok = fence.call(op, who, int(token))
-                    self.wfile.write(b"OK\n" if ok else b"STALE\n")
-
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+    def answer(self, op: str, who: str, args: list[str]) -> str:
+        (token,) = args
+        return "OK" if self.call(op, who, int(token)) else "STALE"
 
     def call(self, op: str, who: str, token: int) -> bool:
         with self._mutex:
@@ -98,123 +83,32 @@ class Fence:
         with self._mutex:
             return list(self.calls)
 
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(10)
-
 
 @pytest.fixture
 def fence() -> Iterator[Fence]:
-    f = Fence()
-    try:
+    with Fence() as f:
         yield f
-    finally:
-        f.close()
 
 
 # --- worker processes -----------------------------------------------------------------
 
 
-@dataclass
-class Worker:
-    name: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-    err: Path
-    stopped: bool = field(default=False)
-
-    def events(self) -> list[dict[str, Any]]:
-        """The complete lines logged so far."""
-        try:
-            text = self.log.read_text("utf-8")
-        except FileNotFoundError:
-            return []
-        return [json.loads(line) for line in text.splitlines(keepends=True) if line[-1] == "\n"]
-
-    def of(self, ev: str) -> list[dict[str, Any]]:
-        return [e for e in self.events() if e["ev"] == ev]
-
-    def report(self) -> str:
-        if self.proc.poll() is None and not self.stopped and not self.of("tasks"):
-            # Still running: ask it for its tasks' stacks (see _workers.dump_tasks).
-            self.proc.send_signal(signal.SIGUSR1)
-            time.sleep(0.5)
-        err = self.err.read_text("utf-8", "replace") if self.err.exists() else ""
-        log = self.log.read_text("utf-8", "replace") if self.log.exists() else ""
-        return f"--- worker {self.name} (exit {self.proc.poll()}) log:\n{log}--- stderr:\n{err}"
-
-    def wait_for(self, ev: str, timeout: float = PATIENCE) -> dict[str, Any]:
-        """The first ``ev`` event, waiting for it; fails if the worker ends without it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.of(ev)
-            if found:
-                return found[0]
-            if self.proc.poll() is not None:
-                found = self.of(ev)  # logged just before exiting
-                if found:
-                    return found[0]
-                raise AssertionError(f"worker {self.name} ended without {ev!r}\n{self.report()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {ev!r} from {self.name} in {timeout}s\n{self.report()}")
-            time.sleep(0.01)
-
-    def wait_exit(self, timeout: float = PATIENCE) -> None:
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"worker {self.name} did not exit\n{self.report()}") from None
-        assert code == 0, self.report()
-
-    def signal(self, sig: int) -> None:
-        self.proc.send_signal(sig)
-        if sig in (signal.SIGSTOP, signal.SIGCONT):
-            self.stopped = sig == signal.SIGSTOP
-
-
-class Workers:
-    """Starts workers; ``close()`` kills whatever is left (also stopped ones)."""
+class Workers(_processes.Workers):
+    """Starts workers (tests/redis/_workers.py) on ``server``; ``close()`` kills whatever
+    is left (also stopped ones)."""
 
     def __init__(self, tmp: Path, server: RedisServer, fence: Fence) -> None:
-        self.tmp, self.server, self.fence = tmp, server, fence
-        self.all: list[Worker] = []
+        super().__init__(tmp, WORKER, ["--port", str(server.port)], fence)
+        self.server = server
 
     def start(self, name: str, mode: str, *options: str, lease: float = 1.0) -> Worker:
-        log, err = self.tmp / f"{name}.log", self.tmp / f"{name}.err"
-        with open(err, "wb") as stderr:
-            proc = subprocess.Popen(
-                [
-                    sys.executable, str(WORKER), mode,
-                    "--port", str(self.server.port), "--fence", str(self.fence.port),
-                    "--log", str(log), "--id", name, "--lease", str(lease), *options,
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=stderr,
-                stderr=stderr,
-            )  # fmt: skip
-        worker = Worker(name, proc, log, err)
-        self.all.append(worker)
-        return worker
-
-    def close(self) -> None:
-        for w in self.all:
-            if w.proc.poll() is None:
-                try:
-                    w.proc.send_signal(signal.SIGCONT)
-                    w.proc.kill()
-                except ProcessLookupError:
-                    pass
-            w.proc.wait(10)
+        return super().start(name, mode, "--lease", str(lease), *options)
 
 
 @pytest.fixture
 def workers(tmp_path: Path, server: RedisServer, fence: Fence) -> Iterator[Workers]:
-    ws = Workers(tmp_path, server, fence)
-    try:
+    with Workers(tmp_path, server, fence) as ws:
         yield ws
-    finally:
-        ws.close()
 
 
 def queue_length(server: RedisServer) -> int:
@@ -257,14 +151,6 @@ def fence_order(fence: Fence, names: set[str]) -> list[str]:
             assert inside == c.who, calls[: i + 1]
             inside = None
     return order
-
-
-def wait_until(what: str, check: Callable[[], bool], timeout: float = PATIENCE) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not so after {timeout}s: {what}")
-        time.sleep(0.01)
 
 
 def queue_in_order(workers: Workers, names: list[str], *options: str) -> list[Worker]:

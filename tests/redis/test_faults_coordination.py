@@ -21,22 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
-import json
-import signal
-import socketserver
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import _processes
 import pytest
 import redis.asyncio
 from _coordination_workers import BREAK_TIMEOUT, barrier_schedule
+from _processes import PATIENCE, FenceServer, redis_options, wait_until
 from _server import RedisServer
 from _util import key
 
@@ -44,14 +38,12 @@ import aiosync.redis as ar
 from conftest import Deployment
 
 WORKER = Path(__file__).with_name("_coordination_workers.py")
-#: How long to wait for something that should come in well under a second or two.
-PATIENCE = 15.0
 
 
 # --- the fence -------------------------------------------------------------------------
 
 
-class Fence:
+class Fence(FenceServer):
     """The resource outside Redis (see the module docstring). ``violations`` lists every
     broken rule, with the call that broke it; ``total`` is how many items the Condition
     test's producers put in all."""
@@ -72,29 +64,12 @@ class Fence:
         # barrier rounds
         self.broke: collections.Counter[int] = collections.Counter()
         self.was_reset: set[int] = set()
-        self._mutex = threading.Lock()
-        fence = self
-
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self) -> None:
-                for line in self.rfile:
-                    op, who, *args = line.decode().split()
-                    try:
-                        answer = fence.call(op, who, args)
-                    except Exception as e:  # a bad call: the worker fails loudly
-                        answer = f"ERR {e!r}"
-                    self.wfile.write(answer.encode() + b"\n")
-
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        super().__init__()
 
     def _violation(self, what: str, op: str, who: str, args: list[str]) -> None:
         self.violations.append(f"call {self.calls}: {op} {who} {' '.join(args)}: {what}")
 
-    def call(self, op: str, who: str, args: list[str]) -> str:
+    def answer(self, op: str, who: str, args: list[str]) -> str:
         with self._mutex:
             self.calls += 1
             self.record.append((time.monotonic(), f"{op} {who} {' '.join(args)}"))
@@ -144,147 +119,39 @@ class Fence:
                 return "1" if int(args[0]) in self.was_reset else "0"
             raise ValueError(f"unknown op {op!r}")
 
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(10)
-
 
 # --- worker processes ------------------------------------------------------------------
 
 
-@dataclass
-class Worker:
-    name: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-    err: Path
-
-    def events(self) -> list[dict[str, Any]]:
-        """The complete lines logged so far."""
-        try:
-            text = self.log.read_text("utf-8")
-        except FileNotFoundError:
-            return []
-        return [json.loads(line) for line in text.splitlines(keepends=True) if line[-1] == "\n"]
-
-    def of(self, ev: str) -> list[dict[str, Any]]:
-        return [e for e in self.events() if e["ev"] == ev]
-
-    def report(self) -> str:
-        if self.proc.poll() is None and not self.of("tasks"):
-            # Still running: ask it for its tasks' stacks (see _coordination_workers).
-            self.proc.send_signal(signal.SIGUSR1)
-            time.sleep(0.5)
-        err = self.err.read_text("utf-8", "replace") if self.err.exists() else ""
-        log = self.log.read_text("utf-8", "replace") if self.log.exists() else ""
-        return f"--- worker {self.name} (exit {self.proc.poll()}) log:\n{log}--- stderr:\n{err}"
-
-    def wait_for(self, ev: str, timeout: float = PATIENCE) -> dict[str, Any]:
-        """The first ``ev`` event, waiting for it; fails if the worker ends without it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.of(ev)
-            if found:
-                return found[0]
-            if self.proc.poll() is not None:
-                found = self.of(ev)  # logged just before exiting
-                if found:
-                    return found[0]
-                raise AssertionError(f"worker {self.name} ended without {ev!r}\n{self.report()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {ev!r} from {self.name} in {timeout}s\n{self.report()}")
-            time.sleep(0.01)
-
-    def wait_exit(self, timeout: float = PATIENCE) -> None:
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"worker {self.name} did not exit\n{self.report()}") from None
-        assert code == 0, self.report()
-
-
-class Workers:
-    """Starts workers on one deployment; ``close()`` kills whatever is left."""
+class Workers(_processes.Workers):
+    """Starts workers (tests/redis/_coordination_workers.py) on one deployment; ``close()``
+    kills whatever is left."""
 
     def __init__(self, tmp: Path, target: RedisServer | Any, fence: Fence) -> None:
-        self.tmp, self.fence = tmp, fence
-        if isinstance(target, RedisServer):
-            self.where = ["--port", str(target.port)]
-        else:
-            nodes = ",".join(f"{host}:{port}" for host, port in target.startup_nodes)
-            self.where = ["--cluster", nodes]
-        self.all: list[Worker] = []
-
-    def start(self, name: str, mode: str, *options: str) -> Worker:
-        log, err = self.tmp / f"{name}.log", self.tmp / f"{name}.err"
-        with open(err, "wb") as stderr:
-            proc = subprocess.Popen(
-                [
-                    sys.executable, str(WORKER), mode, *self.where,
-                    "--fence", str(self.fence.port), "--log", str(log), "--id", name,
-                    *options,
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=stderr,
-                stderr=stderr,
-            )  # fmt: skip
-        worker = Worker(name, proc, log, err)
-        self.all.append(worker)
-        return worker
-
-    def reports(self) -> str:
-        """Every worker's log (evaluate only for a failure message: it asks running
-        workers for their tasks' stacks)."""
-        return "\n".join(w.report() for w in self.all)
-
-    def close(self) -> None:
-        for w in self.all:
-            if w.proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    w.proc.kill()
-            w.proc.wait(10)
+        super().__init__(tmp, WORKER, redis_options(target), fence)
+        self.fence: Fence = fence
 
 
 @pytest.fixture
 def coordination_fence() -> Iterator[Fence]:
-    f = Fence()
-    try:
+    with Fence() as f:
         yield f
-    finally:
-        f.close()
 
 
 @pytest.fixture
 def standalone_workers(
     tmp_path: Path, server: RedisServer, coordination_fence: Fence
 ) -> Iterator[Workers]:
-    ws = Workers(tmp_path, server, coordination_fence)
-    try:
+    with Workers(tmp_path, server, coordination_fence) as ws:
         yield ws
-    finally:
-        ws.close()
 
 
 @pytest.fixture
 def deployment_workers(
     tmp_path: Path, deployment: Deployment, coordination_fence: Fence
 ) -> Iterator[Workers]:
-    ws = Workers(tmp_path, deployment.target, coordination_fence)
-    try:
+    with Workers(tmp_path, deployment.target, coordination_fence) as ws:
         yield ws
-    finally:
-        ws.close()
-
-
-def wait_until(what: str, check: Callable[[], bool], timeout: float = PATIENCE) -> float:
-    """Poll ``check`` until true; the time it first was."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not so after {timeout}s: {what}")
-        time.sleep(0.01)
-    return time.monotonic()
 
 
 def redis_state(inspect: Any, *names: str) -> str:
