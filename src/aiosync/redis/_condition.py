@@ -11,15 +11,12 @@ from .._parking import check_timeout
 from ._lock import Lock, RLock
 from ._named import Named, ms
 from ._session import CLAIM_WINDOW
-from ._waiting import Answer, shielded, wait_on_redis
+from ._waiting import REGISTRATION, Answer, shielded, wait_on_redis
 
 __all__ = ["Condition"]
 
 T = TypeVar("T")
 
-#: How long a waiter's registration lasts unless renewed (seconds); it asks again every
-#: third of that, which bounds what a lost wake-up costs.
-REGISTRATION = 30.0
 
 
 class Condition(Named):

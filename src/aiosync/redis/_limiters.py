@@ -43,9 +43,6 @@ class CapacityLimiter(Leased):
             f"lease={self._permits.lease:g}s>"
         )
 
-    def _weight(self, mode: str) -> int:
-        return 1
-
     def _reuse(self, mode: str, entries: list[_Entry]) -> Hold | None:
         if entries:
             raise RuntimeError(f"the borrower already holds a token of {self!r}")

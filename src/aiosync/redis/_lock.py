@@ -35,16 +35,11 @@ class Lock(Leased):
       ``release()`` runs to completion even if the caller is cancelled.
     """
 
-    _kind = "Lock"
-
     def __init__(self, client: Any, name: str, *, lease: float = 30.0) -> None:
         super().__init__(Permits(client, name, "lock", 1, lease))
 
     def __repr__(self) -> str:
-        return f"<aiosync.redis.{self._kind} {self.name!r} lease={self._permits.lease:g}s>"
-
-    def _weight(self, mode: str) -> int:
-        return 1
+        return f"<aiosync.redis.{type(self).__name__} {self.name!r} lease={self._permits.lease:g}s>"
 
     def _reuse(self, mode: str, entries: list[_Entry]) -> Hold | None:
         if entries:
@@ -88,8 +83,6 @@ class RLock(Lock):
     it has released as many times. The owner is the task (in this process): re-entries are
     counted here, and Redis holds one lease, one token, for all of them. Otherwise as Lock.
     """
-
-    _kind = "RLock"
 
     def _reuse(self, mode: str, entries: list[_Entry]) -> Hold | None:
         return entries[-1].hold if entries else None

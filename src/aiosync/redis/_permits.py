@@ -132,9 +132,10 @@ class Leased:
     """Task bookkeeping of a primitive built on Permits: which task holds what, the
     ``token``/``lost`` views, ``async with`` that surfaces a loss as LockLostError.
 
-    A subclass states its modes: ``_weight(mode)``, and ``_reuse(mode, entries)``, which
-    says whether a new acquisition re-enters a hold the task has (RLock, a RWLock's read
-    inside write), raises (a Lock acquired twice), or asks Redis (None).
+    A subclass states its modes: ``_weight(mode)`` (default: 1 permit), and
+    ``_reuse(mode, entries)``, which says whether a new acquisition re-enters a hold the
+    task has (RLock, a RWLock's read inside write), raises (a Lock acquired twice), or asks
+    Redis (None).
     """
 
     def __init__(self, permits: Permits) -> None:
@@ -147,7 +148,7 @@ class Leased:
         return self._permits.name
 
     def _weight(self, mode: str) -> int:
-        raise NotImplementedError
+        return 1
 
     def _reuse(self, mode: str, entries: list[_Entry]) -> Hold | None:
         return None

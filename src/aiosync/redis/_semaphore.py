@@ -6,7 +6,6 @@ from typing import Any
 
 from .._base import whole_number
 from ._permits import Leased, Permits
-from ._session import Hold
 
 __all__ = ["BoundedSemaphore", "Semaphore"]
 
@@ -38,12 +37,6 @@ class Semaphore(Leased):
             f"<aiosync.redis.{type(self).__name__} {self.name!r} value={permits.value} "
             f"lease={permits.lease:g}s>"
         )
-
-    def _weight(self, mode: str) -> int:
-        return 1
-
-    def _reuse(self, mode: str, entries: Any) -> Hold | None:
-        return None
 
     @property
     def token(self) -> int | None:

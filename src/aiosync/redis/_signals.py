@@ -7,13 +7,9 @@ from typing import Any
 from .._base import whole_number
 from .._parking import check_timeout
 from ._named import Named, ms
-from ._waiting import Answer, shielded, wait_on_redis
+from ._waiting import REGISTRATION, Answer, shielded, wait_on_redis
 
 __all__ = ["CountdownLatch", "Event"]
-
-#: How long a waiter's registration lasts unless renewed (seconds); it asks again (and so
-#: renews it) every third of that, which bounds what a lost wake-up costs.
-REGISTRATION = 30.0
 
 
 class _Signal(Named):

@@ -13,7 +13,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["BROKEN", "Waiter", "shielded", "wait_on_redis"]
+__all__ = ["BROKEN", "REGISTRATION", "Waiter", "shielded", "wait_on_redis"]
+
+#: How long a waiter's registration (Event, CountdownLatch, Condition) lasts unless renewed
+#: (seconds); it asks again, and so renews it, every third of that, which bounds what a
+#: lost wake-up costs.
+REGISTRATION = 30.0
 
 #: The news of a barrier that broke.
 BROKEN = "broken"
