@@ -142,3 +142,25 @@ def test_bad_count_down_argument(server: Any) -> None:
         await c.aclose()
 
     run(main)
+
+
+def test_a_set_and_clear_whose_wake_up_was_lost_still_counts(deployment: Deployment) -> None:
+    """A waiter's wake-up can be lost (it was not subscribed yet, a reconnection); if the
+    event was cleared again meanwhile, its next check must still see that it was set."""
+
+    async def main() -> None:
+        c = deployment.client()
+        event = ar.Event(c, "go")
+        session = await event.session()
+        script = session.script("signal_wait")
+        first = await script(keys=event.keys, args=["lost:1:0", 30000, "1", "event", 0, ""])
+        assert first[0] == 0
+        await event.set()
+        await event.clear()
+        again = await script(
+            keys=event.keys, args=["lost:1:0", 30000, "1", "event", 0, str(first[1])]
+        )
+        assert again[0] == 1
+        await c.aclose()
+
+    run(main)

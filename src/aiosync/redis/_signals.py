@@ -28,12 +28,15 @@ class _Signal(Named):
         script = session.script("signal_wait")
         stay = ms(REGISTRATION)
 
+        openings = [""]  # counted at this waiter's first call
+
         async def ask(register: bool) -> Answer:
-            reply = await script(
-                keys=self.keys,
-                args=[waiter_id, stay, "1" if register else "0", self.kind, self.value],
-            )
-            return int(self.checked(reply)[0]) == 1, True, REGISTRATION / 3
+            args = [waiter_id, stay, "1" if register else "0", self.kind, self.value, openings[0]]
+            reply = self.checked(await script(keys=self.keys, args=args))
+            if int(reply[0]) == 1:
+                return True, True, 0.0
+            openings[0] = openings[0] or str(int(reply[1]))
+            return False, None, REGISTRATION / 3
 
         def hear(news: Any) -> bool:
             return True  # it opened (an opening is never taken back from its waiters)

@@ -18,8 +18,10 @@ local function is_open()
   return open_of(known[1], known[2], known[3])
 end
 
--- Wake every registered waiter whose registration is live; returns how many.
+-- Wake every registered waiter whose registration is live, and count the opening (for a
+-- waiter whose wake-up is lost); returns how many were woken.
 local function open_now()
+  redis.call('HINCRBY', meta, 'openings', 1)
   local woken = redis.call('ZRANGEBYSCORE', waiters, '(' .. now, '+inf')
   for _, id in ipairs(woken) do
     notify(id, 'e ')
